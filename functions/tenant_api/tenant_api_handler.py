@@ -1,0 +1,136 @@
+"""Tenant API 1.17: ``POST /service-order-cancellations`` and ``GET /service-order-cancellations/{id}``.
+
+Thin on purpose: parse and validate (Powertools + the contract models), call one use case from
+``fibre_cafe.logic``, map the answer. Errors become the contract's error body in
+``fibre_cafe.api.http``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+
+from fibre_cafe.api.http import JSON_CONTENT_TYPE, build_resolver, documented_responses, resolve
+from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
+from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.gateway_store import GatewayStore
+from fibre_cafe.dal.id_allocator import BlockIdAllocator
+from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
+from fibre_cafe.logic.create_cancellation import CreateCancellation, RequestContext
+from fibre_cafe.logic.get_cancellation import get_cancellation
+from fibre_cafe.models.cancellation import (
+    ACCEPTED_VALUES,
+    MAX_SAFE_INTEGER,
+    ServiceOrderCancellation,
+    ServiceOrderCancellationRequest,
+)
+
+logger = Logger()
+
+TRACE_HEADER_RULE = "1 to 255 visible ASCII characters"
+TRACE_HEADER_PATTERN = r"^[\x21-\x7e]{1,255}$"
+# Fibre Cafe test-environment headers, passed through to the supplier (see README).
+PASS_THROUGH_HEADERS = ("X-Scenario", "X-Kci-Delay", "X-Problem-Code")
+PASS_THROUGH_MAX_LENGTH = 64
+
+app = build_resolver(
+    {**ACCEPTED_VALUES, "X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TRACE_HEADER_RULE,
+     "id": f"a whole number from 1 to {MAX_SAFE_INTEGER}"},
+    body_fields=tuple(ServiceOrderCancellationRequest.model_fields),
+)
+
+
+class Dependencies:
+    """Clients and collaborators, built once per container (tests rebuild them inside moto)."""
+
+    def __init__(self) -> None:
+        dynamodb = dynamodb_client()
+        self.cancellations = CancellationsTable(dynamodb, os.environ["CANCELLATIONS_TABLE_NAME"])
+        self.orders = OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"])
+        self.create_cancellation = CreateCancellation(
+            store=GatewayStore(dynamodb, self.cancellations, self.orders),
+            ids=BlockIdAllocator(dynamodb, self.cancellations.name, block_size=int(os.environ.get("ID_BLOCK_SIZE", "100"))),
+            queue=SupplierRequestsQueue(sqs_client(), os.environ["SUPPLIER_REQUESTS_QUEUE_URL"]),
+        )
+
+
+deps = Dependencies()
+
+RequestIdHeader = Annotated[str, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN, description="Unique identifier to identify request and response events across the Fibre Cafe gateway")]
+ConversationIdHeader = Annotated[str, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN, description="Identifier to track message journey across the Fibre Cafe gateway")]
+
+
+def _pass_through_headers() -> dict[str, str]:
+    headers = app.current_event.headers  # case-insensitive
+    passed = {}
+    for name in PASS_THROUGH_HEADERS:
+        value = headers.get(name)
+        if value and len(value) <= PASS_THROUGH_MAX_LENGTH and value.isascii() and value.isprintable():
+            passed[name] = value
+    return passed
+
+
+def _json(status: int, body: dict, request_id: str | None) -> Response:
+    headers = {"X-Request-ID": request_id} if request_id else {}
+    return Response(status_code=status, content_type=JSON_CONTENT_TYPE, body=body, headers=headers)
+
+
+@app.post(
+    "/service-order-cancellations",
+    summary="Request to cancel an inflight provide, cease or modify order",
+    description=(
+        "Validates the request, stores it with a generated id, answers 201 and forwards it to the supplier. "
+        "Further updates are sent via KCIs. A retry with the same X-Request-ID and body returns the same answer."
+    ),
+    responses=documented_responses({201: {"description": "Cancellation accepted", "content": {JSON_CONTENT_TYPE: {"model": ServiceOrderCancellation}}}}),
+    tags=["Service order cancellations"],
+)
+def create_service_order_cancellation(
+    request: Annotated[ServiceOrderCancellationRequest, Body()],
+    x_request_id: RequestIdHeader,
+    x_conversation_id: ConversationIdHeader,
+):
+    caller = app.context["caller"]
+    logger.append_keys(x_request_id=x_request_id, x_conversation_id=x_conversation_id, tenant=caller.id, order_id=request.orderId)
+    stored = deps.create_cancellation(
+        request,
+        RequestContext(
+            tenant=caller.id,
+            request_id=x_request_id,
+            conversation_id=x_conversation_id,
+            pass_through_headers=_pass_through_headers(),
+        ),
+    )
+    logger.append_keys(cancellation_id=stored.cancellationId)
+    logger.info("Cancellation accepted")
+    return _json(stored.statusCode, stored.body, x_request_id)
+
+
+@app.get(
+    "/service-order-cancellations/<id>",
+    summary="The cancellation as it is now",
+    responses=documented_responses(
+        {200: {"description": "The cancellation", "content": {JSON_CONTENT_TYPE: {"model": ServiceOrderCancellation}}}},
+        errors=(400, 401, 403, 422, 500, 503),
+    ),
+    tags=["Service order cancellations"],
+)
+def get_service_order_cancellation(
+    id: Annotated[int, Path(ge=1, le=MAX_SAFE_INTEGER, description="The cancellation id the 201 returned")],  # noqa: A002
+    x_request_id: Annotated[str | None, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN)] = None,
+    x_conversation_id: Annotated[str | None, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN)] = None,
+):
+    caller = app.context["caller"]
+    logger.append_keys(x_request_id=x_request_id, x_conversation_id=x_conversation_id, tenant=caller.id, cancellation_id=id)
+    cancellation = get_cancellation(deps.cancellations, caller.id, id)
+    return _json(200, cancellation.to_body(), x_request_id)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    return resolve(app, event, context, principal="tenant")

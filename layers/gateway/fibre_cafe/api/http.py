@@ -1,0 +1,233 @@
+"""Build an API Gateway REST resolver whose every failure answers in the contract's error body.
+
+Status codes (domain.md section 1):
+
+- 400 MALFORMED_REQUEST: not JSON, not an object, wrong content type, missing or ill-typed field,
+  value outside pattern/enum/range, missing header. Every problem is listed in ``messages``.
+- 401 / 403 NOT_AUTHORISED: no verified identity / an identity that may not use this API.
+- 422 NOT_FOUND / INVALID_REQUEST: business rules (domain/errors.py).
+- 503 GATEWAY_FAULT with Retry-After: a dependency is throttled or unreachable.
+- 500 GATEWAY_FAULT: anything unexpected (never caused by client input).
+
+Each error's ``uuid`` is logged with the error, so support can find the request from it.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any, Callable, Mapping
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fibre_cafe.api import strict_json
+from fibre_cafe.api.identity import Forbidden, NotAuthenticated, PrincipalType, require
+from fibre_cafe.dal.aws_errors import is_transient
+from fibre_cafe.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
+from fibre_cafe.models.errors import ErrorBody, ErrorCode
+
+logger = Logger(child=True)
+
+JSON_CONTENT_TYPE = "application/json"
+# Headers the contract names, spelled as the contract spells them (for messages).
+CANONICAL_HEADERS = {"x-request-id": "X-Request-ID", "x-conversation-id": "X-Conversation-ID"}
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def error_response(status: int, code: ErrorCode, messages: list[str], headers: Mapping[str, str] | None = None) -> Response:
+    body = ErrorBody.new(code, messages)
+    log = logger.error if status >= 500 else logger.info
+    log("Request answered with an error", extra={"status": status, "error_uuid": body.uuid, "error_code": code.value, "error_messages": messages})
+    return Response(
+        status_code=status,
+        content_type=JSON_CONTENT_TYPE,
+        body=body.model_dump_json(),
+        headers=dict(headers or {}),
+    )
+
+
+def _field_path(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def describe_validation_error(error: Mapping[str, Any], accepted: Mapping[str, str], body_fields: tuple[str, ...] = ()) -> str:
+    """One human message per validation problem, naming the field and what is accepted."""
+    loc = tuple(error.get("loc") or ("body",))
+    kind = error.get("type", "")
+    where, rest = loc[0], loc[1:]
+    if kind == "json_invalid":
+        detail = (error.get("ctx") or {}).get("error", "")
+        return f"Request body is not valid JSON: {detail}".rstrip(": ")
+    if where == "header":
+        name = CANONICAL_HEADERS.get(str(rest[0]).lower(), str(rest[0])) if rest else "header"
+        if kind == "missing":
+            return f"Missing required header {name}"
+        return f"Invalid value for header {name} - {accepted.get(name, error.get('msg', 'invalid'))}"
+    if where in ("path", "query"):
+        name = _field_path(rest)
+        return f"Invalid value for {where} parameter {name} - {accepted.get(name, error.get('msg', 'invalid'))}"
+    field = _field_path(rest)
+    if not field:
+        if kind == "missing":
+            return "Request body is required and must be a JSON object"
+        return "Request body must be a JSON object"
+    if kind == "missing":
+        return f"Missing required field {field}"
+    if kind == "extra_forbidden":
+        return f"Unknown field {field} - accepted fields are {', '.join(body_fields)}" if body_fields else f"Unknown field {field}"
+    if field in accepted:
+        return f"Invalid value for field {field} - accepted values are {accepted[field]}"
+    return f"Invalid value for field {field} - {error.get('msg', 'invalid')}"
+
+
+def validation_messages(errors: list[Mapping[str, Any]], accepted: Mapping[str, str], body_fields: tuple[str, ...] = ()) -> list[str]:
+    messages: list[str] = []
+    for error in errors:
+        message = describe_validation_error(error, accepted, body_fields)
+        if message not in messages:
+            messages.append(message)
+    return messages
+
+
+def build_resolver(accepted_values: Mapping[str, str], body_fields: tuple[str, ...] = ()) -> APIGatewayRestResolver:
+    """A REST resolver with validation on, strict JSON, and contract error bodies for every failure.
+
+    ``accepted_values`` says, per field or header, what is accepted (used in error messages);
+    ``body_fields`` are the top-level body fields, named when an unknown field is refused.
+    """
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=strict_json.loads)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        return error_response(400, ErrorCode.MALFORMED_REQUEST, validation_messages(exc.errors(), accepted_values, body_fields))
+
+    @app.exception_handler(NotAuthenticated)
+    def _unauthenticated(exc: NotAuthenticated) -> Response:
+        return error_response(401, ErrorCode.NOT_AUTHORISED, [str(exc)])
+
+    @app.exception_handler(Forbidden)
+    def _forbidden(exc: Forbidden) -> Response:
+        return error_response(403, ErrorCode.NOT_AUTHORISED, [str(exc)])
+
+    @app.exception_handler(NotFound)
+    def _not_found(exc: NotFound) -> Response:
+        return error_response(422, ErrorCode.NOT_FOUND, exc.messages)
+
+    @app.exception_handler(InvalidRequest)
+    def _rule_broken(exc: InvalidRequest) -> Response:
+        return error_response(422, ErrorCode.INVALID_REQUEST, exc.messages)
+
+    @app.exception_handler(DependencyUnavailable)
+    def _unavailable(exc: DependencyUnavailable) -> Response:
+        return error_response(503, ErrorCode.GATEWAY_FAULT, exc.messages, {"Retry-After": str(exc.retry_after_seconds)})
+
+    @app.exception_handler(ValueError)
+    def _unreadable(exc: ValueError) -> Response:
+        # Raised while reading the body before validation (undecodable base64, bad multipart, bad UTF-8).
+        return error_response(400, ErrorCode.MALFORMED_REQUEST, ["Request body could not be read - send a JSON object as application/json"])
+
+    @app.exception_handler(ClientError)
+    @app.exception_handler(BotoCoreError)
+    def _aws_failed(exc: Exception) -> Response:
+        if is_transient(exc):
+            logger.warning("AWS dependency throttled or unavailable", exc_info=exc)
+            return error_response(503, ErrorCode.GATEWAY_FAULT, ["The gateway is temporarily unavailable - please retry"], {"Retry-After": "1"})
+        logger.exception("AWS call failed", exc_info=exc)
+        return error_response(500, ErrorCode.GATEWAY_FAULT, ["The gateway could not process the request"])
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("Unexpected error", exc_info=exc)
+        return error_response(500, ErrorCode.GATEWAY_FAULT, ["The gateway could not process the request"])
+
+    @app.not_found
+    def _no_route(_exc: Exception) -> Response:
+        return error_response(404, ErrorCode.NOT_FOUND, ["No such resource"])
+
+    return app
+
+
+def _unsupported_content_type(event: Mapping[str, Any]) -> Response | None:
+    """Bodies must be JSON: refuse other content types before validation guesses at them."""
+    if str(event.get("httpMethod", "")).upper() not in BODY_METHODS:
+        return None
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = str(headers.get("content-type") or "").strip()
+    if not content_type:
+        return None  # treated as JSON, as API Gateway does
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == JSON_CONTENT_TYPE or (media_type.startswith("application/") and media_type.endswith("+json")):
+        return None
+    return error_response(
+        400, ErrorCode.MALFORMED_REQUEST, [f"Unsupported content type {media_type} - send application/json"]
+    )
+
+
+def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: PrincipalType) -> dict:
+    """``app.resolve`` after the checks that must come before Powertools reads the body.
+
+    The caller must be a verified ``principal`` (401/403 otherwise) and a body must be JSON. The
+    verified caller is in ``app.context["caller"]`` for the routes.
+    """
+    try:
+        caller = require(event, principal)
+    except NotAuthenticated as exc:
+        return _as_proxy(error_response(401, ErrorCode.NOT_AUTHORISED, [str(exc)]))
+    except Forbidden as exc:
+        return _as_proxy(error_response(403, ErrorCode.NOT_AUTHORISED, [str(exc)]))
+    early = _unsupported_content_type(event)
+    if early is not None:
+        return _as_proxy(early)
+    app.append_context(caller=caller)
+    try:
+        return app.resolve(event, context)
+    finally:
+        app.clear_context()
+
+
+def _as_proxy(response: Response) -> dict:
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": JSON_CONTENT_TYPE, **(response.headers or {})},
+        "multiValueHeaders": {},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        status_code=HTTPStatus(status).value,
+        content_type=JSON_CONTENT_TYPE,
+        body=json.dumps(body, separators=(",", ":")),
+        headers=dict(headers or {}),
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request: every problem is listed in messages (MALFORMED_REQUEST)",
+    401: "No valid access token (NOT_AUTHORISED)",
+    403: "The token may not use this API (NOT_AUTHORISED)",
+    404: "No such resource (NOT_FOUND)",
+    422: "Failed validation: unknown order (NOT_FOUND) or a broken rule (INVALID_REQUEST)",
+    500: "Unexpected gateway fault (GATEWAY_FAULT)",
+    503: "A dependency is throttled or unavailable: retry after Retry-After seconds (GATEWAY_FAULT)",
+}
+
+
+def documented_responses(success: dict[int, dict], errors: tuple[int, ...] = (400, 401, 403, 422, 500, 503)) -> dict[int, dict]:
+    """OpenAPI ``responses`` for a route: its success answers plus the contract's error bodies."""
+    responses = dict(success)
+    for status in errors:
+        entry: dict[str, Any] = {
+            "description": ERROR_DESCRIPTIONS[status],
+            "content": {JSON_CONTENT_TYPE: {"model": ErrorBody}},
+        }
+        if status == 503:
+            entry["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+        responses[status] = entry
+    return responses
+

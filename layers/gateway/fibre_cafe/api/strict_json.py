@@ -1,0 +1,63 @@
+"""A JSON reader that refuses what ``json.loads`` lets through: duplicate keys, NaN/Infinity, deep nesting.
+
+Every refusal is a ``json.JSONDecodeError``, which request validation turns into a 400.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_DEPTH = 32
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Refused(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads(text: str | bytes) -> Any:
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError("body is not valid UTF-8", "", exc.start) from exc
+    if _depth(text) > MAX_DEPTH:
+        raise json.JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels", text, 0)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except _Refused as exc:
+        raise json.JSONDecodeError(str(exc), text, 0) from exc

@@ -1,0 +1,1 @@
+"""DynamoDB and SQS access behind small classes. Table and queue definitions live in template.yaml."""

@@ -1,0 +1,25 @@
+"""boto3 clients with explicit timeouts and bounded retries, created once per container.
+
+Clients honour ``AWS_ENDPOINT_URL`` (boto3 does natively), which is how the local stack and
+``sam local invoke`` point the functions at moto.
+"""
+
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+
+# API Gateway gives a request 29 s; a tenant should get a 503 long before that.
+API_CLIENT_CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=3,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+
+def dynamodb_client(config: Config = API_CLIENT_CONFIG):
+    return boto3.client("dynamodb", config=config)
+
+
+def sqs_client(config: Config = API_CLIENT_CONFIG):
+    return boto3.client("sqs", config=config)

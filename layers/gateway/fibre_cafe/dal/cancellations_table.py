@@ -1,0 +1,110 @@
+"""The cancellations table: cancellation records, idempotency records and the id counter.
+
+A cancellation item carries ``dispatchStatus`` (sparse, indexed by the ``ByDispatchStatus`` GSI)
+only while it waits for the supplier (RECEIVED_BY_GATEWAY) or for an operator (FAILED_TO_SEND),
+with ``lastDispatchActivityAt`` as the index's sort key: the forwarding sweeper and operators
+find stuck cancellations through it without scanning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
+from fibre_cafe.dal.keys import cancellation_key, request_key
+from fibre_cafe.models.cancellation import CancellationStatus
+from fibre_cafe.models.errors import ErrorBody
+from fibre_cafe.models.records import CancellationRecord, StoredResponse
+
+DISPATCH_INDEX = "ByDispatchStatus"
+DISPATCH_TRACKED_STATES = frozenset({CancellationStatus.RECEIVED_BY_GATEWAY, CancellationStatus.FAILED_TO_SEND})
+
+
+class StaleRecord(Exception):
+    """The record changed since it was read (optimistic concurrency check failed)."""
+
+
+class CancellationsTable:
+    def __init__(self, client, table_name: str):
+        self.client = client
+        self.name = table_name
+
+    # -- items -------------------------------------------------------------------------------
+    def cancellation_item(self, record: CancellationRecord) -> dict[str, Any]:
+        values = {"pk": cancellation_key(record.id)["pk"]["S"], **record.model_dump(mode="json")}
+        if record.status in DISPATCH_TRACKED_STATES:
+            values["dispatchStatus"] = record.status.value
+            values["lastDispatchActivityAt"] = record.updatedAt
+        return to_item(values)
+
+    def request_item(self, stored: StoredResponse) -> dict[str, Any]:
+        values = stored.model_dump(mode="json")
+        values["pk"] = request_key(stored.tenant, stored.requestId)["pk"]["S"]
+        return to_item(values)
+
+    @staticmethod
+    def record_from_item(item: dict[str, Any]) -> CancellationRecord:
+        return CancellationRecord.model_validate(from_item(item))
+
+    @staticmethod
+    def stored_response_from_item(item: dict[str, Any]) -> StoredResponse:
+        return StoredResponse.model_validate(from_item(item))
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, cancellation_id: int) -> CancellationRecord | None:
+        answer = self.client.get_item(TableName=self.name, Key=cancellation_key(cancellation_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return self.record_from_item(item) if item else None
+
+    def get_request(self, tenant: str, request_id: str) -> StoredResponse | None:
+        answer = self.client.get_item(TableName=self.name, Key=request_key(tenant, request_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return self.stored_response_from_item(item) if item else None
+
+    def ids_by_dispatch_status(self, status: CancellationStatus, inactive_since: str | None = None) -> Iterator[int]:
+        """Ids of cancellations in ``status`` (RECEIVED_BY_GATEWAY or FAILED_TO_SEND), oldest activity first.
+
+        The index holds keys only and is eventually consistent: callers read each record back
+        and change it with a conditional write.
+        """
+        condition = "dispatchStatus = :status"
+        values: dict[str, Any] = {":status": {"S": status.value}}
+        if inactive_since is not None:
+            condition += " AND lastDispatchActivityAt < :since"
+            values[":since"] = {"S": inactive_since}
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.name,
+            IndexName=DISPATCH_INDEX,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        ):
+            for item in page.get("Items", []):
+                yield int(item["pk"]["S"].removeprefix("CANCELLATION#"))
+
+    # -- writes ------------------------------------------------------------------------------
+    def replace(self, record: CancellationRecord, expected_version: int) -> CancellationRecord:
+        """Write ``record`` (its version bumped) only if the stored version is ``expected_version``."""
+        updated = record.model_copy(update={"version": expected_version + 1})
+        try:
+            self.client.put_item(
+                TableName=self.name,
+                Item=self.cancellation_item(updated),
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": to_value(expected_version)},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise StaleRecord(f"cancellation {record.id} changed since version {expected_version}") from exc
+        return updated
+
+    def record_forward_attempt(self, record: CancellationRecord, now: str) -> CancellationRecord:
+        return self.replace(
+            record.model_copy(update={"forwardAttempts": record.forwardAttempts + 1, "updatedAt": now}),
+            expected_version=record.version,
+        )
+
+    def mark_failed_to_send(self, record: CancellationRecord, error: ErrorBody, now: str) -> CancellationRecord:
+        return self.replace(
+            record.model_copy(update={"status": CancellationStatus.FAILED_TO_SEND, "error": error, "updatedAt": now}),
+            expected_version=record.version,
+        )

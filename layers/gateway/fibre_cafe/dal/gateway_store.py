@@ -1,0 +1,91 @@
+"""Operations that span both tables, each in one DynamoDB round trip.
+
+- ``read_order_and_request``: one BatchGetItem for the order snapshot and the idempotency record.
+- ``create_cancellation``: one TransactWriteItems that stores the cancellation, the idempotency
+  record (the response the tenant gets) and marks the order PENDING_CANCELLATION, all or nothing.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from fibre_cafe.dal.aws_errors import cancellation_reason_codes, error_code
+from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.keys import order_key, request_key
+from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.domain.errors import DependencyUnavailable
+from fibre_cafe.models.order import Order
+from fibre_cafe.models.records import CancellationRecord, StoredResponse
+
+
+class RequestAlreadyRecorded(Exception):
+    """Another call with the same (tenant, X-Request-ID) committed first."""
+
+
+class OrderChanged(Exception):
+    """The order changed between our read and our write (another cancellation, a KCI)."""
+
+
+class WriteConflict(Exception):
+    """DynamoDB cancelled the transaction because of a concurrent transaction: retry."""
+
+
+class GatewayStore:
+    def __init__(self, client, cancellations: CancellationsTable, orders: OrdersTable):
+        self.client = client
+        self.cancellations = cancellations
+        self.orders = orders
+
+    def read_order_and_request(self, order_id: int, tenant: str, request_id: str) -> tuple[Order | None, StoredResponse | None]:
+        request_items = {
+            self.orders.name: {"Keys": [order_key(order_id)], "ConsistentRead": True},
+            self.cancellations.name: {"Keys": [request_key(tenant, request_id)], "ConsistentRead": True},
+        }
+        order = stored = None
+        for _attempt in range(3):
+            answer = self.client.batch_get_item(RequestItems=request_items)
+            responses = answer.get("Responses", {})
+            for item in responses.get(self.orders.name, []):
+                order = self.orders.order_from_item(item)
+            for item in responses.get(self.cancellations.name, []):
+                stored = self.cancellations.stored_response_from_item(item)
+            request_items = answer.get("UnprocessedKeys") or {}
+            if not request_items:
+                return order, stored
+        raise DependencyUnavailable("The gateway is busy - please retry", retry_after_seconds=1)
+
+    def create_cancellation(self, record: CancellationRecord, order: Order, stored: StoredResponse, now_epoch: int) -> None:
+        items = [
+            {
+                "Put": {
+                    "TableName": self.cancellations.name,
+                    "Item": self.cancellations.cancellation_item(record),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.cancellations.name,
+                    "Item": self.cancellations.request_item(stored),
+                    # An expired record (TTL not yet swept) no longer counts.
+                    "ConditionExpression": "attribute_not_exists(pk) OR expiresAt < :now",
+                    "ExpressionAttributeValues": {":now": {"N": str(now_epoch)}},
+                }
+            },
+            self.orders.open_cancellation_update(order, record.id, record.createdAt),
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = cancellation_reason_codes(exc)
+            if len(reasons) == 3:
+                if reasons[1] == "ConditionalCheckFailed":
+                    raise RequestAlreadyRecorded() from exc
+                if reasons[2] == "ConditionalCheckFailed":
+                    raise OrderChanged() from exc
+                if "TransactionConflict" in reasons:
+                    raise WriteConflict() from exc
+            raise
+

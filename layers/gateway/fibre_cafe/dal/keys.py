@@ -1,0 +1,18 @@
+"""Item keys. Cancellations table: ``pk`` only. Orders table (order registry): ``pk`` + ``sk``."""
+
+from __future__ import annotations
+
+ORDER_SNAPSHOT_SK = "SNAPSHOT"
+
+
+def cancellation_key(cancellation_id: int) -> dict:
+    return {"pk": {"S": f"CANCELLATION#{cancellation_id}"}}
+
+
+def request_key(tenant: str, request_id: str) -> dict:
+    # Tenant ids have no '#', so the key is unambiguous whatever the X-Request-ID holds.
+    return {"pk": {"S": f"REQUEST#{tenant}#{request_id}"}}
+
+
+def order_key(order_id: int) -> dict:
+    return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": ORDER_SNAPSHOT_SK}}

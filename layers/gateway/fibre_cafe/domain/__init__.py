@@ -1,0 +1,1 @@
+"""Pure rules, no I/O: the cancellation state machine and the order rules."""

@@ -1,0 +1,124 @@
+"""Accept a tenant's cancellation request: check, store, answer, forward.
+
+Sequential AWS round trips on a first request: BatchGetItem (order + idempotency record),
+TransactWriteItems (cancellation + idempotency record + order), SendMessage. A replay costs
+one BatchGetItem. The id block refill, when one is due, runs in parallel with the first read.
+
+Forwarding guarantee: the record is committed before the message is sent. If the send fails,
+or the process dies in between, the cancellation stays RECEIVED_BY_GATEWAY in the
+``ByDispatchStatus`` index and the forwarding sweeper (logic/forwarding_sweeper.py) sends it
+again; after repeated failures it is marked FAILED_TO_SEND, visibly. It is never stuck silently.
+"""
+
+from __future__ import annotations
+
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from aws_lambda_powertools import Logger
+
+from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.dal.gateway_store import GatewayStore, OrderChanged, RequestAlreadyRecorded, WriteConflict
+from fibre_cafe.dal.id_allocator import BlockIdAllocator
+from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
+from fibre_cafe.domain import cancellation_state_machine
+from fibre_cafe.domain.errors import DependencyUnavailable
+from fibre_cafe.domain.order_rules import check_cancellable
+from fibre_cafe.logic import idempotency
+from fibre_cafe.models.cancellation import ServiceOrderCancellationRequest
+from fibre_cafe.models.records import CancellationRecord, StoredResponse
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who asks and how the request is traced. ``tenant`` comes from the verified token only."""
+
+    tenant: str
+    request_id: str
+    conversation_id: str
+    pass_through_headers: dict[str, str]
+
+
+class CreateCancellation:
+    def __init__(
+        self,
+        store: GatewayStore,
+        ids: BlockIdAllocator,
+        queue: SupplierRequestsQueue,
+        clock: Callable = utc_now,
+        max_attempts: int = 4,
+    ):
+        self.store = store
+        self.ids = ids
+        self.queue = queue
+        self.clock = clock
+        self.max_attempts = max_attempts
+
+    def __call__(self, request: ServiceOrderCancellationRequest, ctx: RequestContext) -> StoredResponse:
+        request_fingerprint = idempotency.fingerprint(request)
+        for attempt in range(self.max_attempts):
+            self.ids.prefetch()
+            order, stored = self.store.read_order_and_request(request.orderId, ctx.tenant, ctx.request_id)
+            now = self.clock()
+            now_epoch = int(now.timestamp())
+            if idempotency.is_live(stored, now_epoch):
+                return idempotency.replay(stored, request_fingerprint)
+
+            check_cancellable(order, ctx.tenant, request)
+            record, response = self._new_cancellation(request, ctx, order, request_fingerprint, now)
+            try:
+                self.store.create_cancellation(record, order, response, now_epoch)
+            except RequestAlreadyRecorded:
+                # A concurrent call with the same X-Request-ID won the race: answer what it answered.
+                continue
+            except (OrderChanged, WriteConflict):
+                # The order moved under us (another cancellation, a KCI): look again.
+                time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+                continue
+            self._forward(record)
+            return response
+        raise DependencyUnavailable("The order is being updated concurrently - please retry", retry_after_seconds=1)
+
+    def _new_cancellation(self, request, ctx, order, request_fingerprint, now) -> tuple[CancellationRecord, StoredResponse]:
+        stamp = iso(now)
+        record = CancellationRecord(
+            id=self.ids.next_id(),
+            tenant=ctx.tenant,
+            supplier=order.supplier,
+            orderId=order.id,
+            orderType=order.orderType,
+            reasonCode=request.reasonCode,
+            text=request.text,
+            status=cancellation_state_machine.INITIAL,
+            supplierOrderReference=order.supplierOrderReference,
+            requestId=ctx.request_id,
+            conversationId=ctx.conversation_id,
+            passThroughHeaders=ctx.pass_through_headers,
+            createdAt=stamp,
+            updatedAt=stamp,
+        )
+        response = StoredResponse(
+            tenant=ctx.tenant,
+            requestId=ctx.request_id,
+            fingerprint=request_fingerprint,
+            statusCode=201,
+            body=record.tenant_view().to_body(),
+            cancellationId=record.id,
+            createdAt=stamp,
+            expiresAt=int(now.timestamp()) + idempotency.IDEMPOTENCY_TTL_SECONDS,
+        )
+        return record, response
+
+    def _forward(self, record: CancellationRecord) -> None:
+        try:
+            self.queue.send(record.supplier_request_message())
+        except Exception:  # noqa: BLE001 - the record is safe; the sweeper forwards it later
+            logger.exception(
+                "Could not queue cancellation for the supplier; the forwarding sweeper will resend it",
+                extra={"cancellation_id": record.id},
+            )

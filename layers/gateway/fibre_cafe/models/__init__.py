@@ -1,0 +1,1 @@
+"""Pydantic models of the contract (tenant API, orders, queue messages, error bodies)."""

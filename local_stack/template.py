@@ -1,0 +1,192 @@
+"""Read template.yaml, the single source of truth, and build its tables and queues on moto.
+
+Used by the tests (moto in-process) and by the local stack (moto's ThreadedMotoServer): neither
+has a second definition of a table, an index or a queue. Also resolves each function's
+environment (Globals + its own variables, with !Ref/!GetAtt pointing at what was created) and
+lists the API routes, so the local front runs the same handlers on the same paths.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that understands CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...)."""
+
+
+def _construct_tag(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+@cache
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == resource_type}
+
+
+@dataclass
+class LocalResources:
+    """What was created, by logical id: table names, queue URLs and ARNs."""
+
+    prefix: str
+    tables: dict[str, str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve !Ref / !GetAtt / !Sub against the local resources (enough for this template)."""
+        if isinstance(value, dict) and len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                if arg in self.tables:
+                    return self.tables[arg]
+                if arg in self.queue_urls:
+                    return self.queue_urls[arg]
+                if arg in self.parameters:
+                    return self.parameters[arg]
+                raise KeyError(f"cannot resolve !Ref {arg} locally")
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg
+                if attribute == "Arn" and logical_id in self.queue_arns:
+                    return self.queue_arns[logical_id]
+                if attribute == "QueueName" and logical_id in self.queue_urls:
+                    return self.queue_urls[logical_id].rsplit("/", 1)[-1]
+                if attribute == "Arn" and logical_id in self.tables:
+                    return f"arn:aws:dynamodb:local:000000000000:table/{self.tables[logical_id]}"
+                raise KeyError(f"cannot resolve !GetAtt {logical_id}.{attribute} locally")
+        return value
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
+    return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+
+
+def create_resources(dynamodb, sqs, prefix: str = "local", parameters: dict[str, str] | None = None, template: dict[str, Any] | None = None) -> LocalResources:
+    """Create every AWS::DynamoDB::Table and AWS::SQS::Queue of the template on the given clients."""
+    template = template or load_template()
+    resources = LocalResources(prefix=prefix, parameters={**parameter_defaults(template), **(parameters or {})})
+
+    for logical_id, res in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        props = res["Properties"]
+        name = f"{prefix}-{logical_id}"
+        args: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if "GlobalSecondaryIndexes" in props:
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if "SSESpecification" in props:
+            args["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+        if "StreamSpecification" in props:
+            args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        dynamodb.create_table(**args)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        resources.tables[logical_id] = name
+
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    # Dead-letter queues first: a queue's RedrivePolicy names its DLQ's ARN.
+    pending = dict(queues)
+    while pending:
+        progressed = False
+        for logical_id, res in list(pending.items()):
+            props = dict(res.get("Properties", {}))
+            redrive = props.get("RedrivePolicy")
+            if redrive:
+                target = redrive["deadLetterTargetArn"]
+                if isinstance(target, dict) and target["Fn::GetAtt"][0] not in resources.queue_arns:
+                    continue
+            fifo = bool(props.get("FifoQueue"))
+            name = f"{prefix}-{logical_id}" + (".fifo" if fifo else "")
+            attributes: dict[str, str] = {}
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+                if key in props:
+                    attributes[key] = str(props[key])
+            if fifo:
+                attributes["FifoQueue"] = "true"
+                if props.get("ContentBasedDeduplication"):
+                    attributes["ContentBasedDeduplication"] = "true"
+            if redrive:
+                attributes["RedrivePolicy"] = json.dumps(
+                    {"deadLetterTargetArn": resources.resolve(redrive["deadLetterTargetArn"]), "maxReceiveCount": int(redrive["maxReceiveCount"])}
+                )
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            resources.queue_urls[logical_id] = url
+            resources.queue_arns[logical_id] = arn
+            del pending[logical_id]
+            progressed = True
+        if not progressed:
+            raise ValueError(f"queues with unresolvable redrive targets: {sorted(pending)}")
+    return resources
+
+
+def function_environment(logical_id: str, resources: LocalResources, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The environment the template gives ``logical_id``: Globals first, then its own variables."""
+    template = template or load_template()
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    function = template["Resources"][logical_id]["Properties"]
+    own_env = function.get("Environment", {}).get("Variables", {})
+    return {key: str(resources.resolve(value)) for key, value in {**globals_env, **own_env}.items()}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    module: str
+    attribute: str
+
+
+def function_spec(logical_id: str, template: dict[str, Any] | None = None) -> FunctionSpec:
+    template = template or load_template()
+    props = template["Resources"][logical_id]["Properties"]
+    module, attribute = props["Handler"].rsplit(".", 1)
+    return FunctionSpec(logical_id=logical_id, code_dir=ROOT / props["CodeUri"], module=module, attribute=attribute)
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str  # API Gateway resource path, e.g. /service-order-cancellations/{id}
+    function: str  # logical id
+
+
+def api_routes(template: dict[str, Any] | None = None) -> list[ApiRoute]:
+    template = template or load_template()
+    routes = []
+    for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
+        for event in (res["Properties"].get("Events") or {}).values():
+            if event["Type"] == "Api":
+                routes.append(ApiRoute(event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
+    return routes
