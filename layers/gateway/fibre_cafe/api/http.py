@@ -73,7 +73,9 @@ def describe_validation_error(error: Mapping[str, Any], accepted: Mapping[str, s
     if not field:
         if kind == "missing":
             return "Request body is required and must be a JSON object"
-        return "Request body must be a JSON object"
+        if kind in ("model_attributes_type", "model_type", "dict_type"):
+            return "Request body must be a JSON object"
+        return f"Invalid request body - {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}"
     if kind == "missing":
         return f"Missing required field {field}"
     if kind == "extra_forbidden":

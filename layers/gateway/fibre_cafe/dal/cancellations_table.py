@@ -108,3 +108,44 @@ class CancellationsTable:
             record.model_copy(update={"status": CancellationStatus.FAILED_TO_SEND, "error": error, "updatedAt": now}),
             expected_version=record.version,
         )
+
+    def kci_decision_update(self, *, cancellation_id: int, order_id: int, status: CancellationStatus, sequence_number: int,
+                            kci_id: str, error: ErrorBody | None, now: str) -> dict[str, Any]:
+        """TransactWriteItems entry: a KCI decides a cancellation (see domain/kci_rules.py).
+
+        Allowed while the cancellation is open, or when a KCI with a *higher* sequence number
+        decided it (the lower one wins: sequence order is the truth). Never after the supplier's
+        synchronous answer or an operator decided it.
+        """
+        values: dict[str, Any] = {
+            ":status": to_value(status.value),
+            ":kci": to_value("KCI"),
+            ":seq": to_value(sequence_number),
+            ":kci_id": to_value(kci_id),
+            ":now": to_value(now),
+            ":one": to_value(1),
+            ":order_id": to_value(order_id),
+            ":received": to_value(CancellationStatus.RECEIVED_BY_GATEWAY.value),
+            ":pending": to_value(CancellationStatus.PENDING.value),
+            ":failed": to_value(CancellationStatus.FAILED_TO_SEND.value),
+        }
+        set_clause = "#status = :status, decidedBy = :kci, decidedBySequence = :seq, decidedByKciId = :kci_id, updatedAt = :now, #version = #version + :one"
+        remove_clause = "dispatchStatus, lastDispatchActivityAt, dispatchLeaseUntil"
+        if error is not None:
+            set_clause += ", #error = :error"
+            values[":error"] = to_value(error.model_dump(mode="json"))
+        else:
+            remove_clause += ", #error"
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": cancellation_key(cancellation_id),
+                "UpdateExpression": f"SET {set_clause} REMOVE {remove_clause}",
+                "ConditionExpression": (
+                    "attribute_exists(pk) AND orderId = :order_id AND "
+                    "(#status IN (:received, :pending, :failed) OR (decidedBy = :kci AND decidedBySequence > :seq))"
+                ),
+                "ExpressionAttributeNames": {"#status": "status", "#version": "version", "#error": "error"},
+                "ExpressionAttributeValues": values,
+            }
+        }

@@ -10,10 +10,12 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from fibre_cafe.dal.aws_errors import cancellation_reason_codes, error_code
-from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
 from fibre_cafe.dal.keys import order_key, request_key
 from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.domain.errors import DependencyUnavailable
+from fibre_cafe.domain.kci_rules import KciPlan
+from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.order import Order
 from fibre_cafe.models.records import CancellationRecord, StoredResponse
 
@@ -28,6 +30,14 @@ class OrderChanged(Exception):
 
 class WriteConflict(Exception):
     """DynamoDB cancelled the transaction because of a concurrent transaction: retry."""
+
+
+class DuplicateKci(Exception):
+    """This KCI id is already in the order's history: it was processed before."""
+
+
+class CancellationNotMovable(Exception):
+    """The KCI's cancellation update was refused (unknown, another order's, or already decided)."""
 
 
 class GatewayStore:
@@ -89,3 +99,64 @@ class GatewayStore:
                     raise WriteConflict() from exc
             raise
 
+
+    def apply_kci(self, plan: KciPlan, history_entry: dict, now: str) -> None:
+        """One TransactWriteItems: the KCI's history item, the order snapshot and (if any) the cancellation."""
+        items = [
+            self.orders.history_put(plan.order_after.id, history_entry),
+            self.orders.snapshot_put(plan.order_after, plan.order_before.version if plan.order_before else None),
+        ]
+        effect = plan.effect
+        if effect is not None:
+            items.append(
+                self.cancellations.kci_decision_update(
+                    cancellation_id=effect.cancellation_id, order_id=effect.order_id, status=effect.status,
+                    sequence_number=effect.sequence_number, kci_id=effect.kci_id, error=effect.error, now=now,
+                )
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = cancellation_reason_codes(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise DuplicateKci() from exc
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise OrderChanged() from exc
+            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                raise CancellationNotMovable() from exc
+            if "TransactionConflict" in reasons:
+                raise WriteConflict() from exc
+            raise
+
+    def record_supplier_decision(self, record: CancellationRecord, expected_version: int, now: str) -> CancellationRecord:
+        """Store a terminal answer from the supplier and release the order, in one transaction.
+
+        The order is only touched if this cancellation is still its open one.
+        """
+        updated = record.model_copy(update={"version": expected_version + 1})
+        put = {
+            "Put": {
+                "TableName": self.cancellations.name,
+                "Item": self.cancellations.cancellation_item(updated),
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        }
+        close = self.orders.close_cancellation_update(record.orderId, record.id, record.status is CancellationStatus.COMPLETED, now)
+        try:
+            self.client.transact_write_items(TransactItems=[put, close])
+            return updated
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = cancellation_reason_codes(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise StaleRecord(f"cancellation {record.id} changed since version {expected_version}") from exc
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                # The order no longer has this cancellation open: store the cancellation alone.
+                return self.cancellations.replace(record, expected_version)
+            if "TransactionConflict" in reasons:
+                raise WriteConflict() from exc
+            raise

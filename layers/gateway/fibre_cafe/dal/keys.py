@@ -16,3 +16,8 @@ def request_key(tenant: str, request_id: str) -> dict:
 
 def order_key(order_id: int) -> dict:
     return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": ORDER_SNAPSHOT_SK}}
+
+
+def kci_history_key(order_id: int, kci_id: str) -> dict:
+    """A KCI kept in its order's history; one item per KCI id, which is what makes duplicates harmless."""
+    return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": f"KCI#{kci_id}"}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
-from fibre_cafe.dal.keys import ORDER_SNAPSHOT_SK, order_key
+from fibre_cafe.dal.keys import ORDER_SNAPSHOT_SK, kci_history_key, order_key
 from fibre_cafe.models.order import Order, OrderStatus
 
 
@@ -32,9 +32,42 @@ class OrdersTable:
         item = answer.get("Item")
         return self.order_from_item(item) if item else None
 
+    def snapshot_item(self, order: Order) -> dict[str, Any]:
+        return to_item({"pk": order_key(order.id)["pk"]["S"], "sk": ORDER_SNAPSHOT_SK, **order.model_dump(mode="json")})
+
+    def snapshot_put(self, order: Order, expected_version: int | None) -> dict[str, Any]:
+        """TransactWriteItems entry: write the snapshot if it is new (None) or still at ``expected_version``."""
+        put: dict[str, Any] = {"TableName": self.name, "Item": self.snapshot_item(order)}
+        if expected_version is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "#version = :read"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = {":read": to_value(expected_version)}
+        return {"Put": put}
+
+    def history_put(self, order_id: int, entry: dict[str, Any]) -> dict[str, Any]:
+        """TransactWriteItems entry: keep a KCI in the order's history; refused if that KCI id is already there."""
+        key = kci_history_key(order_id, str(entry["kciId"]))
+        item = to_item({"pk": key["pk"]["S"], "sk": key["sk"]["S"], **entry})
+        return {"Put": {"TableName": self.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def history(self, order_id: int) -> list[dict[str, Any]]:
+        """The order's KCI history (audit), in sequence order."""
+        paginator = self.client.get_paginator("query")
+        entries = []
+        for page in paginator.paginate(
+            TableName=self.name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :kci)",
+            ExpressionAttributeValues={":pk": order_key(order_id)["pk"], ":kci": {"S": "KCI#"}},
+            ConsistentRead=True,
+        ):
+            entries.extend(from_item(item) for item in page.get("Items", []))
+        return sorted(entries, key=lambda entry: (entry["sequenceNumber"], entry["kciId"]))
+
     def create(self, order: Order) -> None:
         """Register a new order (seeding, and the KCI path for orders not yet known)."""
-        item = to_item({"pk": order_key(order.id)["pk"]["S"], "sk": ORDER_SNAPSHOT_SK, **order.model_dump(mode="json")})
+        item = self.snapshot_item(order)
         try:
             self.client.put_item(TableName=self.name, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -46,7 +79,7 @@ class OrdersTable:
             "Update": {
                 "TableName": self.name,
                 "Key": order_key(order.id),
-                "UpdateExpression": "SET #status = :pending, openCancellationId = :cid, #version = :next, updatedAt = :now",
+                "UpdateExpression": "SET #status = :pending, openCancellationId = :cid, lastCancellationId = :cid, #version = :next, updatedAt = :now",
                 "ConditionExpression": "#version = :read AND tenant = :tenant AND attribute_not_exists(openCancellationId)",
                 "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
                 "ExpressionAttributeValues": {
@@ -57,5 +90,28 @@ class OrdersTable:
                     ":tenant": to_value(order.tenant),
                     ":now": to_value(now),
                 },
+            }
+        }
+
+    def close_cancellation_update(self, order_id: int, cancellation_id: int, completed: bool, now: str) -> dict[str, Any]:
+        """TransactWriteItems entry: the supplier decided the order's open cancellation.
+
+        Completed: the order is CANCELLED. Rejected: the order shows the supplier's status again.
+        Only if that cancellation is still the open one.
+        """
+        values: dict[str, Any] = {":cid": to_value(cancellation_id), ":one": to_value(1), ":now": to_value(now)}
+        if completed:
+            set_status = "#status = :cancelled, supplierStatus = :cancelled"
+            values[":cancelled"] = to_value(OrderStatus.CANCELLED.value)
+        else:
+            set_status = "#status = supplierStatus"
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": order_key(order_id),
+                "UpdateExpression": f"SET {set_status}, #version = #version + :one, updatedAt = :now REMOVE openCancellationId",
+                "ConditionExpression": "openCancellationId = :cid",
+                "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": values,
             }
         }

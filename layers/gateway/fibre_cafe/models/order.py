@@ -48,4 +48,15 @@ class Order(BaseModel):
     supplierOrderReference: str | None = None
     lastSequenceNumber: int = 0
     openCancellationId: int | None = None
+    # The most recent cancellation of this order, open or decided (a late supplier-initiated
+    # CANCELLED KCI may still decide it; see domain/kci_rules.py).
+    lastCancellationId: int | None = None
+    # The order entity of the KCI with the highest sequence number, as the supplier sent it.
+    entity: dict | None = None
     version: int = 0
+
+    def shown_status(self, supplier_status: str | None = None) -> str:
+        """What the gateway shows: PENDING_CANCELLATION while a cancellation is open."""
+        if self.openCancellationId is not None:
+            return OrderStatus.PENDING_CANCELLATION.value
+        return supplier_status if supplier_status is not None else self.supplierStatus

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 from fibre_cafe.models.cancellation import CancellationStatus, ReasonCode, ServiceOrderCancellation
@@ -31,6 +33,14 @@ class CancellationRecord(BaseModel):
     # Set when the cancellation failed to send or was rejected: the error the tenant is told.
     error: ErrorBody | None = None
     forwardAttempts: int = 0
+    # Who moved the cancellation to a terminal state: the supplier's synchronous answer, a KCI
+    # (with its sequence number: a late KCI with a lower number takes precedence), or an operator.
+    decidedBy: Literal["SUPPLIER_RESPONSE", "KCI", "OPERATOR"] | None = None
+    decidedBySequence: int | None = None
+    decidedByKciId: str | None = None
+    # Supplier dispatch bookkeeping (functions/supplier_dispatcher).
+    dispatchAttempts: int = 0
+    dispatchLeaseUntil: str | None = None
     version: int = 1
 
     def tenant_view(self) -> ServiceOrderCancellation:
@@ -70,6 +80,8 @@ class SupplierRequestMessage(BaseModel):
     requestId: str
     conversationId: str
     passThroughHeaders: dict[str, str] = {}
+    # Set by an operator's redrive: a FAILED_TO_SEND cancellation may be sent again.
+    redrive: bool = False
 
 
 class StoredResponse(BaseModel):

@@ -1,0 +1,53 @@
+"""Applies supplier KCIs from the KCI queue in batches (rules: fibre_cafe/domain/kci_rules.py).
+
+Each record succeeds or fails alone (partial batch failure reporting): a KCI that cannot be
+applied yet is retried by the queue and, after the template's maxReceiveCount, dead-lettered,
+without holding back the others in its batch.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from fibre_cafe.dal.aws_clients import dynamodb_client
+from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.gateway_store import GatewayStore
+from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.logic.apply_kci import ApplyKci
+from fibre_cafe.models.kci import KciEnvelope
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class Dependencies:
+    def __init__(self) -> None:
+        dynamodb = dynamodb_client()
+        cancellations = CancellationsTable(dynamodb, os.environ["CANCELLATIONS_TABLE_NAME"])
+        orders = OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"])
+        self.apply_kci = ApplyKci(GatewayStore(dynamodb, cancellations, orders))
+
+
+deps = Dependencies()
+
+
+def record_handler(record: SQSRecord) -> dict:
+    envelope = KciEnvelope.model_validate_json(record.body)
+    try:
+        outcome = deps.apply_kci(envelope)
+    except Exception:
+        logger.exception("KCI not applied; the queue will retry it", extra={"message_id": record.message_id,
+                         "receive_count": record.attributes.approximate_receive_count})
+        raise
+    logger.info("KCI applied", extra={"kci_id": outcome.kci_id, "order_id": outcome.order_id, "duplicate": outcome.duplicate,
+                "cancellation_id": outcome.effect.cancellation_id if outcome.effect else None})
+    return {"kciId": outcome.kci_id, "duplicate": outcome.duplicate}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,67 @@
+"""Sends queued cancellations to the suppliers' Supplier API (fibre_cafe/logic/dispatch_cancellation.py).
+
+Each record succeeds or fails alone (partial batch failure reporting). A transient supplier
+failure hides the message for a backoff (ChangeMessageVisibility) and reports it failed, so the
+queue redelivers it later; the cancellation turns FAILED_TO_SEND once its attempts are spent.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
+from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.gateway_store import GatewayStore
+from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.dal.supplier_api import SupplierApi
+from fibre_cafe.dal.supplier_directory import SupplierDirectory
+from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation, DispatchSettings, RetryLater
+from fibre_cafe.models.records import SupplierRequestMessage
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class Dependencies:
+    def __init__(self) -> None:
+        dynamodb = dynamodb_client()
+        store = GatewayStore(
+            dynamodb,
+            CancellationsTable(dynamodb, os.environ["CANCELLATIONS_TABLE_NAME"]),
+            OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"]),
+        )
+        settings = DispatchSettings(
+            max_attempts=int(os.environ.get("MAX_DISPATCH_ATTEMPTS", "4")),
+            backoff_base_seconds=int(os.environ.get("DISPATCH_BACKOFF_BASE_SECONDS", "10")),
+        )
+        self.sqs = sqs_client()
+        self.queue_url = os.environ["SUPPLIER_REQUESTS_QUEUE_URL"]
+        self.dispatch = DispatchCancellation(store, SupplierApi(SupplierDirectory()), settings)
+
+
+deps = Dependencies()
+
+
+def record_handler(record: SQSRecord) -> str:
+    message = SupplierRequestMessage.model_validate_json(record.body)
+    logger.append_keys(cancellation_id=message.cancellationId, x_request_id=message.requestId,
+                       x_conversation_id=message.conversationId, tenant=message.tenant, supplier=message.supplier)
+    try:
+        return deps.dispatch(message).value
+    except RetryLater as retry:
+        logger.warning("Supplier call to be retried", extra={"reason": str(retry), "delay_seconds": retry.delay_seconds})
+        try:
+            deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle,
+                                               VisibilityTimeout=retry.delay_seconds)
+        except Exception:  # noqa: BLE001 - the queue's own visibility timeout still applies
+            logger.exception("Could not set the retry delay")
+        raise
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

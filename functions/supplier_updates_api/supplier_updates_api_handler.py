@@ -1,0 +1,65 @@
+"""Supplier Updates API 1.8: ``POST /kcis``. A supplier reports an order's progress; 204 once the KCI is queued.
+
+Thin: validate (Powertools + fibre_cafe.models.kci), check against the registry and queue
+(fibre_cafe.logic.ingest_kci), answer 204. Only supplier tokens get here (403 for a tenant).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+
+from fibre_cafe.api.http import build_resolver, documented_responses, resolve
+from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
+from fibre_cafe.dal.kci_queue import KciQueue
+from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.logic.ingest_kci import ingest_kci
+from fibre_cafe.models.kci import KCI_ACCEPTED_VALUES, SupplierKci
+
+logger = Logger()
+
+TRACE_HEADER_RULE = "1 to 255 visible ASCII characters"
+TRACE_HEADER_PATTERN = r"^[\x21-\x7e]{1,255}$"
+
+app = build_resolver(
+    {**KCI_ACCEPTED_VALUES, "X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TRACE_HEADER_RULE},
+    body_fields=tuple(SupplierKci.model_fields),
+)
+
+
+class Dependencies:
+    def __init__(self) -> None:
+        self.orders = OrdersTable(dynamodb_client(), os.environ["ORDERS_TABLE_NAME"])
+        self.queue = KciQueue(sqs_client(), os.environ["KCI_QUEUE_URL"])
+
+
+deps = Dependencies()
+
+
+@app.post(
+    "/kcis",
+    summary="A supplier's KCI (Keep Customer Informed) update for an order",
+    description="Accepted for processing (204) once durably queued. Duplicates and out-of-order KCIs are harmless.",
+    responses=documented_responses({204: {"description": "Accepted for processing"}}),
+    tags=["Supplier updates"],
+)
+def post_kci(
+    kci: Annotated[SupplierKci, Body()],
+    x_request_id: Annotated[str, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN)],
+    x_conversation_id: Annotated[str | None, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN)] = None,
+):
+    caller = app.context["caller"]
+    logger.append_keys(x_request_id=x_request_id, x_conversation_id=x_conversation_id, supplier=caller.id,
+                       kci_id=str(kci.id), order_id=kci.order.id, cancellation_id=kci.serviceOrderCancellationId)
+    ingest_kci(deps.orders, deps.queue, kci, caller.id, x_request_id, x_conversation_id)
+    logger.info("KCI queued", extra={"kci_reason_code": kci.reasonCode.value, "sequence_number": kci.sequenceNumber})
+    return Response(status_code=204, body=None, headers={"X-Request-ID": x_request_id})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    return resolve(app, event, context, principal="supplier")

@@ -1,0 +1,51 @@
+"""HTTPS client for a supplier's Supplier API: ``POST {baseUrl}/service-order-cancellations``."""
+
+from __future__ import annotations
+
+import requests
+
+from fibre_cafe.dal.supplier_directory import SupplierDirectory
+from fibre_cafe.domain import supplier_answers
+from fibre_cafe.domain.supplier_answers import SupplierAnswer
+from fibre_cafe.models.records import SupplierRequestMessage
+
+# Explicit timeouts: connect, then read. The dispatcher's Lambda timeout leaves room for both.
+CONNECT_TIMEOUT_SECONDS = 3.05
+READ_TIMEOUT_SECONDS = 10.0
+
+
+class SupplierApi:
+    def __init__(self, directory: SupplierDirectory, session: requests.Session | None = None,
+                 connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS):
+        self.directory = directory
+        self.session = session or requests.Session()
+        self.timeout = (connect_timeout, read_timeout)
+
+    def request_cancellation(self, message: SupplierRequestMessage) -> SupplierAnswer:
+        endpoint = self.directory.endpoint(message.supplier)
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-Request-ID": message.requestId,
+            "X-Conversation-ID": message.conversationId,
+            "Tenant": message.tenant,
+            **message.passThroughHeaders,
+            **endpoint.auth_headers(),
+        }
+        body = {"id": message.cancellationId, "orderId": message.orderId, "reasonCode": message.reasonCode.value}
+        if message.supplierOrderReference:
+            body["supplierOrderReference"] = message.supplierOrderReference
+        try:
+            answer = self.session.post(
+                f"{endpoint.base_url}/service-order-cancellations",
+                json=body,
+                headers=headers,
+                auth=endpoint.basic_auth(),
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            return supplier_answers.timed_out(str(exc))
+        except requests.RequestException as exc:
+            return supplier_answers.unreachable(str(exc))
+        return supplier_answers.classify(answer.status_code, answer.text or "")

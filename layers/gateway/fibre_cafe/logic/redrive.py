@@ -1,0 +1,68 @@
+"""Operator redrives: re-send FAILED_TO_SEND cancellations, and move dead-lettered messages back.
+
+Both run in AWS as the RedriveFunction (invoked by an operator, see README's runbook) and
+locally through ``python -m local_stack.redrive`` against the local stack's moto server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger
+
+from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
+from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
+from fibre_cafe.models.cancellation import CancellationStatus
+
+logger = Logger(child=True)
+
+
+@dataclass
+class RedriveReport:
+    redriven: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+
+
+def redrive_failed_to_send(table: CancellationsTable, queue: SupplierRequestsQueue, ids: list[int] | None = None, clock=utc_now) -> RedriveReport:
+    """Give FAILED_TO_SEND cancellations (all, or ``ids``) a fresh set of dispatch attempts and queue them again.
+
+    The cancellation stays FAILED_TO_SEND until the supplier answers (state model: FAILED_TO_SEND ->
+    PENDING | COMPLETED | REJECTED).
+    """
+    report = RedriveReport()
+    candidates = ids if ids is not None else list(table.ids_by_dispatch_status(CancellationStatus.FAILED_TO_SEND))
+    for cancellation_id in candidates:
+        record = table.get(cancellation_id)
+        if record is None or record.status is not CancellationStatus.FAILED_TO_SEND:
+            report.skipped.append(cancellation_id)
+            continue
+        try:
+            record = table.replace(
+                record.model_copy(update={"dispatchAttempts": 0, "forwardAttempts": 0, "dispatchLeaseUntil": None, "updatedAt": iso(clock())}),
+                expected_version=record.version,
+            )
+        except StaleRecord:
+            report.skipped.append(cancellation_id)
+            continue
+        queue.send(record.supplier_request_message().model_copy(update={"redrive": True}))
+        logger.info("FAILED_TO_SEND cancellation redriven", extra={"cancellation_id": cancellation_id})
+        report.redriven.append(cancellation_id)
+    return report
+
+
+def redrive_dead_letters(sqs, dead_letter_queue_url: str, target_queue_url: str, max_messages: int = 1000) -> RedriveReport:
+    """Move messages from a dead-letter queue back to its source queue (body and attributes unchanged)."""
+    report = RedriveReport()
+    while len(report.redriven) < max_messages:
+        answer = sqs.receive_message(QueueUrl=dead_letter_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                     MessageAttributeNames=["All"], VisibilityTimeout=60)
+        messages = answer.get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(QueueUrl=target_queue_url, MessageBody=message["Body"],
+                             MessageAttributes=message.get("MessageAttributes") or {})
+            sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            report.redriven.append(message["MessageId"])
+    return report
