@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
-from fibre_cafe.api.http import build_resolver, documented_responses, resolve
+from fibre_cafe.api.http import TRACE_HEADER_PATTERN, TRACE_HEADER_RULES, build_resolver, documented_responses, resolve
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.kci_queue import KciQueue
 from fibre_cafe.dal.orders_table import OrdersTable
@@ -22,11 +22,11 @@ from fibre_cafe.models.kci import KCI_ACCEPTED_VALUES, SupplierKci
 
 logger = Logger()
 
-TRACE_HEADER_RULE = "1 to 255 visible ASCII characters"
-TRACE_HEADER_PATTERN = r"^[\x21-\x7e]{1,255}$"
+# A queued KCI must fit in one SQS message (256 KB) with its envelope.
+MAX_BODY_BYTES = 200 * 1024
 
 app = build_resolver(
-    {**KCI_ACCEPTED_VALUES, "X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TRACE_HEADER_RULE},
+    {**KCI_ACCEPTED_VALUES, **TRACE_HEADER_RULES},
     body_fields=tuple(SupplierKci.model_fields),
 )
 
@@ -62,4 +62,4 @@ def post_kci(
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
-    return resolve(app, event, context, principal="supplier")
+    return resolve(app, event, context, principal="supplier", max_body_bytes=MAX_BODY_BYTES)

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
-from fibre_cafe.api.http import JSON_CONTENT_TYPE, build_resolver, documented_responses, resolve
+from fibre_cafe.api.http import JSON_CONTENT_TYPE, TRACE_HEADER_PATTERN, TRACE_HEADER_RULES, build_resolver, documented_responses, resolve
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
@@ -32,14 +32,14 @@ from fibre_cafe.models.cancellation import (
 
 logger = Logger()
 
-TRACE_HEADER_RULE = "1 to 255 visible ASCII characters"
-TRACE_HEADER_PATTERN = r"^[\x21-\x7e]{1,255}$"
 # Fibre Cafe test-environment headers, passed through to the supplier (see README).
 PASS_THROUGH_HEADERS = ("X-Scenario", "X-Kci-Delay", "X-Problem-Code")
 PASS_THROUGH_MAX_LENGTH = 64
+# The largest valid request is well under 5 KB (text is at most 1,000 characters).
+MAX_BODY_BYTES = 16 * 1024
 
 app = build_resolver(
-    {**ACCEPTED_VALUES, "X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TRACE_HEADER_RULE,
+    {**ACCEPTED_VALUES, **TRACE_HEADER_RULES,
      "id": f"a whole number from 1 to {MAX_SAFE_INTEGER}"},
     body_fields=tuple(ServiceOrderCancellationRequest.model_fields),
 )
@@ -133,4 +133,4 @@ def get_service_order_cancellation(
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
-    return resolve(app, event, context, principal="tenant")
+    return resolve(app, event, context, principal="tenant", max_body_bytes=MAX_BODY_BYTES)

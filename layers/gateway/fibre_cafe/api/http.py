@@ -35,6 +35,10 @@ JSON_CONTENT_TYPE = "application/json"
 # Headers the contract names, spelled as the contract spells them (for messages).
 CANONICAL_HEADERS = {"x-request-id": "X-Request-ID", "x-conversation-id": "X-Conversation-ID"}
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# X-Request-ID and X-Conversation-ID: visible ASCII only, so they are safe to log and to echo.
+TRACE_HEADER_PATTERN = r"^[\x21-\x7e]{1,255}$"
+TRACE_HEADER_RULE = "1 to 255 visible ASCII characters"
+TRACE_HEADER_RULES = {"X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TRACE_HEADER_RULE}
 
 
 def error_response(status: int, code: ErrorCode, messages: list[str], headers: Mapping[str, str] | None = None) -> Response:
@@ -168,11 +172,20 @@ def _unsupported_content_type(event: Mapping[str, Any]) -> Response | None:
     )
 
 
-def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: PrincipalType) -> dict:
+def _too_large(event: Mapping[str, Any], max_body_bytes: int) -> Response | None:
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
+    if size > max_body_bytes:
+        return error_response(413, ErrorCode.MALFORMED_REQUEST, [f"Request body too large - at most {max_body_bytes} bytes"])
+    return None
+
+
+def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: PrincipalType, max_body_bytes: int = 65536) -> dict:
     """``app.resolve`` after the checks that must come before Powertools reads the body.
 
-    The caller must be a verified ``principal`` (401/403 otherwise) and a body must be JSON. The
-    verified caller is in ``app.context["caller"]`` for the routes.
+    The caller must be a verified ``principal`` (401/403 otherwise); a body must be JSON and at
+    most ``max_body_bytes`` (413 otherwise; API Gateway's own limit is 10 MB). The verified
+    caller is in ``app.context["caller"]`` for the routes.
     """
     try:
         caller = require(event, principal)
@@ -180,7 +193,7 @@ def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: P
         return _as_proxy(error_response(401, ErrorCode.NOT_AUTHORISED, [str(exc)]))
     except Forbidden as exc:
         return _as_proxy(error_response(403, ErrorCode.NOT_AUTHORISED, [str(exc)]))
-    early = _unsupported_content_type(event)
+    early = _too_large(event, max_body_bytes) or _unsupported_content_type(event)
     if early is not None:
         return _as_proxy(early)
     app.append_context(caller=caller)
@@ -211,6 +224,7 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed request: every problem is listed in messages (MALFORMED_REQUEST)",
+    413: "Request body too large (MALFORMED_REQUEST)",
     401: "No valid access token (NOT_AUTHORISED)",
     403: "The token may not use this API (NOT_AUTHORISED)",
     404: "No such resource (NOT_FOUND)",
