@@ -75,10 +75,12 @@ def _no_control_characters(value: Any) -> Any:
     return value
 
 
+# The Field comes first so its bounds appear in the JSON schema as minimum/maximum; the
+# BeforeValidator still runs before pydantic's strict integer check.
 OrderId = Annotated[
     int,
-    BeforeValidator(_whole_number),
     Field(ge=1, le=MAX_SAFE_INTEGER, strict=True, description="Unique reference identifying the service order to be cancelled", examples=[123]),
+    BeforeValidator(_whole_number),
 ]
 CancellationId = Annotated[
     int,

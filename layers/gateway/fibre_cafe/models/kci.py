@@ -38,7 +38,7 @@ class KciReasonCode(str, Enum):
     COMPLETED = "COMPLETED"
 
 
-WholeNumber = Annotated[int, BeforeValidator(_whole_number), Field(strict=True, ge=1, le=MAX_SAFE_INTEGER)]
+WholeNumber = Annotated[int, Field(strict=True, ge=1, le=MAX_SAFE_INTEGER), BeforeValidator(_whole_number)]
 ShortText = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
