@@ -21,7 +21,10 @@ from fibre_cafe.logic.apply_kci import ApplyKci
 from fibre_cafe.models.kci import KciEnvelope
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is reported like any other (all in batchItemFailures), not
+# raised: the queue retries exactly the same records either way, and a transient supplier answer
+# or a poison record alone in its batch is not a function error (no Lambda Errors alarm).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class Dependencies:

@@ -23,7 +23,10 @@ from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation, Dispatc
 from fibre_cafe.models.records import SupplierRequestMessage
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is reported like any other (all in batchItemFailures), not
+# raised: the queue retries exactly the same records either way, and a transient supplier answer
+# or a poison record alone in its batch is not a function error (no Lambda Errors alarm).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class Dependencies:
