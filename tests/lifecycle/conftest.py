@@ -10,11 +10,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 import boto3
+import botocore.session
 import pytest
+from moto import mock_aws
 
 from fibre_cafe.api.identity import client_principals
 from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS, claims_for, proxy_event
-from local_stack.template import function_environment, function_spec
+from local_stack.template import create_resources, function_environment, function_spec
+
+_BOTOCORE_SESSION: list = []
+
+
+@pytest.fixture
+def aws():
+    """A fresh moto world per test with every table and queue of template.yaml (as tests/conftest.py's).
+
+    moto gives each world a new boto3 default session, which reloads every service model from disk
+    (0.2-0.5 s per test); here every world shares one botocore session, so models load once.
+    """
+    with mock_aws():
+        if not _BOTOCORE_SESSION:
+            _BOTOCORE_SESSION.append(botocore.session.get_session())
+        boto3.setup_default_session(botocore_session=_BOTOCORE_SESSION[0])  # undone when the mock stops
+        yield create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="test")
 
 
 class Context:
@@ -54,11 +72,14 @@ def api_call(module, method: str, path: str, *, client: str, body=None, headers=
     return answer["statusCode"], (json.loads(text) if text else None)
 
 
-def drain(queue_url: str, max_messages: int = 10) -> dict:
-    """Receive what is on a queue as the SQS event a Lambda event source mapping would deliver."""
+def drain(queue_url: str, max_messages: int = 10, visibility_timeout: int = 30) -> dict:
+    """Receive what is on a queue as the SQS event a Lambda event source mapping would deliver.
+
+    ``visibility_timeout=0`` leaves the messages visible (a redelivery can be driven at once).
+    """
     sqs = boto3.client("sqs")
     answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=max_messages, AttributeNames=["All"],
-                                 MessageAttributeNames=["All"], VisibilityTimeout=30)
+                                 MessageAttributeNames=["All"], VisibilityTimeout=visibility_timeout)
     records = []
     for message in answer.get("Messages", []):
         records.append({
@@ -90,14 +111,20 @@ class SupplierStubServer:
     def __init__(self):
         self.answers: list[tuple[int, str, float]] = []
         self.requests: list[dict] = []
+        # Called (in the server's thread) with the logged request before the answer is sent: lets a
+        # test change the world while the supplier call is in flight.
+        self.before_answer: Callable[[dict], None] | None = None
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
-                stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body) if body else None})
+                logged = {"path": self.path, "headers": dict(self.headers), "body": json.loads(body) if body else None}
+                stub.requests.append(logged)
                 status, text, delay = stub.answers.pop(0) if stub.answers else (202, "", 0.0)
+                if stub.before_answer is not None:
+                    stub.before_answer(logged)
                 if delay:
                     import time
 
@@ -116,7 +143,8 @@ class SupplierStubServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -135,3 +163,262 @@ class SupplierStubServer:
 def supplier_stub():
     with SupplierStubServer() as stub:
         yield stub
+
+
+# ------------------------------------------------------------------------------------------------
+# moto: cheap KMS keys and per-request atomicity (as in tests/unit/conftest.py).
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _moto_kms_keys_are_cheap():
+    """SSE-enabled tables make moto generate an RSA key pair per table (0.1-1 s each): reuse one per key spec."""
+    import moto.kms.models
+
+    original = moto.kms.models.generate_private_key
+    cache: dict = {}
+
+    def generate_private_key(key_spec: str):
+        if key_spec not in cache:
+            cache[key_spec] = original(key_spec)
+        return cache[key_spec]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(moto.kms.models, "generate_private_key", generate_private_key)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _moto_requests_are_atomic(monkeypatch):
+    """DynamoDB applies each request atomically; moto does not when several threads call it (its
+    TransactWriteItems restores a whole-table snapshot on a failed condition). Serialise moto's request
+    processing so threaded tests get DynamoDB's per-request atomicity."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+    lock = threading.RLock()
+
+    def process_request(self, request):
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+
+
+# ------------------------------------------------------------------------------------------------
+# KCI bodies and the whole lifecycle harness.
+# ------------------------------------------------------------------------------------------------
+
+ENTITY_FIELDS = {
+    "PROVIDE": "provideServiceOrder",
+    "CEASE": "ceaseServiceOrder",
+    "MODIFY": "modifyServiceOrder",
+    "UNSOLICITED_CEASE": "unsolicitedCeaseServiceOrder",
+}
+
+
+def make_kci(order_id: int, sequence_number: int = 1, reason_code: str = "ACKNOWLEDGED", *, status: str | None = None,
+             tenant: str = "TENANT1", order_type: str = "PROVIDE", cancellation_id: int | None = None,
+             problem_code: str | None = None, text: str | None = None, kci_id: str | None = None,
+             supplier_order_reference: str | None = "FC123", **entity_extra) -> dict:
+    """A supplier KCI body as POST /kcis takes it (Supplier Updates API 1.8)."""
+    if status is None:
+        status = {"CANCELLED": "CANCELLED", "ACKNOWLEDGED": "ACKNOWLEDGED"}.get(reason_code, "IN_PROGRESS")
+    if reason_code == "CANCELLED" and problem_code is None:
+        problem_code = "CUSTOMER_REQUESTED"
+    entity = {"id": order_id, "tenant": tenant, "status": status, **entity_extra}
+    if supplier_order_reference is not None:
+        entity["supplierOrderReference"] = supplier_order_reference
+    body = {
+        "id": kci_id or str(uuid.uuid4()),
+        "sequenceNumber": sequence_number,
+        "issuedOn": "2024-04-10T09:53:39.144Z",
+        "reasonCode": reason_code,
+        ENTITY_FIELDS[order_type]: entity,
+    }
+    if cancellation_id is not None:
+        body["serviceOrderCancellationId"] = cancellation_id
+    if problem_code is not None:
+        body["problemCode"] = problem_code
+    if text is not None:
+        body["text"] = text
+    return body
+
+
+def kci_envelope(kci: dict, supplier: str = "DUMMY_SUPPLIER", request_id: str | None = None) -> str:
+    """The KCI queue message POST /kcis would have sent (built by hand, bypassing the ingest checks)."""
+    from fibre_cafe.models.kci import KciEnvelope
+
+    return KciEnvelope(supplier=supplier, receivedOn="2024-04-10T09:53:40.000Z", requestId=request_id or str(uuid.uuid4()),
+                       conversationId="conv-1", kci=kci).model_dump_json()
+
+
+class AwsCallCounter:
+    """Counts the API calls a boto3 client makes (botocore ``before-call`` hook), by operation."""
+
+    def __init__(self, client):
+        self.operations: list[str] = []
+        self._lock = threading.Lock()
+        client.meta.events.register("before-call.*.*", self._count)
+
+    def _count(self, model, **_kwargs):
+        with self._lock:
+            self.operations.append(model.name)
+
+    def take(self) -> list[str]:
+        with self._lock:
+            taken, self.operations = self.operations, []
+        return taken
+
+
+class Lifecycle:
+    """Every function of the cancellation's life, in-process against this test's moto world.
+
+    Handlers are loaded on first use with their template environment. The dispatcher calls the
+    Supplier API configured by ``SUPPLIERS_CONFIG`` (the supplier stub by default).
+    """
+
+    def __init__(self, aws, load_function, supplier_url: str, monkeypatch):
+        self.aws = aws
+        self._load = load_function
+        self._monkeypatch = monkeypatch
+        self._modules: dict[str, object] = {}
+        self.supplier_url = supplier_url
+        self.dispatcher_env = {"MAX_DISPATCH_ATTEMPTS": "3", "DISPATCH_BACKOFF_BASE_SECONDS": "10"}
+        self.sqs = boto3.client("sqs")
+        dynamodb = boto3.client("dynamodb")
+        from fibre_cafe.dal.cancellations_table import CancellationsTable
+        from fibre_cafe.dal.orders_table import OrdersTable
+
+        self.cancellations = CancellationsTable(dynamodb, aws.tables["CancellationsTable"])
+        self.orders = OrdersTable(dynamodb, aws.tables["OrdersTable"])
+
+    # -- handlers --------------------------------------------------------------------------------
+    def _module(self, logical_id: str, **env: str):
+        if logical_id not in self._modules:
+            self._modules[logical_id] = self._load(logical_id, **env)
+        return self._modules[logical_id]
+
+    @property
+    def tenant_api(self):
+        return self._module("TenantApiFunction")
+
+    @property
+    def updates_api(self):
+        return self._module("SupplierUpdatesApiFunction")
+
+    @property
+    def kci_processor(self):
+        return self._module("KciProcessorFunction")
+
+    @property
+    def dispatcher(self):
+        suppliers = {"DUMMY_SUPPLIER": {"baseUrl": self.supplier_url, "auth": {"type": "none"}},
+                     "FIBRECO": {"baseUrl": self.supplier_url, "auth": {"type": "bearer", "token": "fibreco-secret"}}}
+        return self._module("SupplierDispatcherFunction", SUPPLIERS_CONFIG=json.dumps(suppliers), **self.dispatcher_env)
+
+    @property
+    def redrive(self):
+        return self._module("RedriveFunction")
+
+    @property
+    def sweeper(self):
+        return self._module("ForwardingSweeperFunction")
+
+    def queue(self, logical_id: str) -> str:
+        return self.aws.queue_urls[logical_id]
+
+    # -- orders ----------------------------------------------------------------------------------
+    def register_order(self, order_id: int, *, tenant: str = "TENANT1", supplier: str = "DUMMY_SUPPLIER",
+                       order_type: str = "PROVIDE", status: str = "ACKNOWLEDGED", supplier_order_reference: str | None = "FC123"):
+        """An order as the rest of the gateway would have created it (OrdersTable.create)."""
+        from fibre_cafe.models.order import Order, OrderType
+
+        order = Order(id=order_id, tenant=tenant, supplier=supplier, orderType=OrderType(order_type), status=status,
+                      supplierStatus=status, supplierOrderReference=supplier_order_reference, lastSequenceNumber=1, version=1)
+        self.orders.create(order)
+        return order
+
+    def register_order_by_kci(self, order_id: int, *, supplier: str = "DUMMY_SUPPLIER", **kci_fields) -> dict:
+        """An order known to the gateway because its supplier sent an ACKNOWLEDGED KCI (POST /kcis + processor)."""
+        kci = make_kci(order_id, 1, "ACKNOWLEDGED", **kci_fields)
+        status, body = self.post_kci(kci, supplier=supplier)
+        assert status == 204, body
+        result = self.process_kcis()
+        assert result["batchItemFailures"] == []
+        return kci
+
+    def order(self, order_id: int):
+        return self.orders.get(order_id)
+
+    def cancellation(self, cancellation_id: int):
+        return self.cancellations.get(cancellation_id)
+
+    # -- APIs ------------------------------------------------------------------------------------
+    def cancel(self, order_id: int, *, tenant: str = "TENANT1", reason_code: str = "CUSTOMER_CHANGED_MIND",
+               headers: dict | None = None, **fields):
+        body = {"orderId": order_id, "reasonCode": reason_code, **fields}
+        return api_call(self.tenant_api, "POST", "/service-order-cancellations", client=tenant, body=body, headers=headers)
+
+    def cancel_ok(self, order_id: int, **kwargs) -> dict:
+        status, body = self.cancel(order_id, **kwargs)
+        assert status == 201, body
+        return body
+
+    def get(self, cancellation_id: int, *, tenant: str = "TENANT1"):
+        return api_call(self.tenant_api, "GET", f"/service-order-cancellations/{cancellation_id}", client=tenant,
+                        resource="/service-order-cancellations/{id}")
+
+    def post_kci(self, kci, *, supplier: str | None = "DUMMY_SUPPLIER", headers: dict | None = None):
+        return api_call(self.updates_api, "POST", "/kcis", client=supplier, body=kci, headers=headers)
+
+    # -- queue consumers -------------------------------------------------------------------------
+    def run(self, module, queue_logical_id: str, *, visibility_timeout: int = 30, max_messages: int = 10) -> tuple[dict, dict]:
+        """One event source mapping poll: receive, invoke the handler, delete what did not fail."""
+        url = self.queue(queue_logical_id)
+        event = drain(url, max_messages=max_messages, visibility_timeout=visibility_timeout)
+        if not event["Records"]:
+            return event, {"batchItemFailures": []}  # an event source mapping never invokes with nothing
+        result = module.lambda_handler(event, Context())
+        acknowledge(url, event, result)
+        return event, result
+
+    def process_kcis(self, **kwargs) -> dict:
+        return self.run(self.kci_processor, "KciQueue", **kwargs)[1]
+
+    def dispatch(self, **kwargs) -> tuple[dict, dict]:
+        return self.run(self.dispatcher, "SupplierRequestsQueue", **kwargs)
+
+    def queued(self, queue_logical_id: str) -> int:
+        """Messages on a queue, visible or not (approximate counts are exact on moto)."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue(queue_logical_id),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def visible(self, queue_logical_id: str) -> int:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue(queue_logical_id),
+                                                   AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def make_visible(self, event: dict, queue_logical_id: str = "SupplierRequestsQueue") -> None:
+        """Let the backoff elapse: make the event's messages visible again now."""
+        for record in event["Records"]:
+            self.sqs.change_message_visibility(QueueUrl=self.queue(queue_logical_id), ReceiptHandle=record["receiptHandle"],
+                                               VisibilityTimeout=0)
+
+    def close(self) -> None:
+        # A background id-block refill must not outlive this test's moto world.
+        tenant_api = self._modules.get("TenantApiFunction")
+        if tenant_api is not None:
+            refill = getattr(tenant_api.deps.create_cancellation.ids, "_refill", None)
+            if refill is not None:
+                refill.exception(timeout=10)
+
+
+@pytest.fixture
+def lifecycle(aws, load_function, supplier_stub, monkeypatch):
+    harness = Lifecycle(aws, load_function, supplier_stub.url, monkeypatch)
+    yield harness
+    harness.close()
