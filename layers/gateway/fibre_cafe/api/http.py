@@ -14,6 +14,7 @@ Each error's ``uuid`` is logged with the error, so support can find the request 
 
 from __future__ import annotations
 
+import base64
 import json
 from http import HTTPStatus
 from typing import Any, Callable, Mapping
@@ -130,11 +131,6 @@ def build_resolver(accepted_values: Mapping[str, str], body_fields: tuple[str, .
     def _unavailable(exc: DependencyUnavailable) -> Response:
         return error_response(503, ErrorCode.GATEWAY_FAULT, exc.messages, {"Retry-After": str(exc.retry_after_seconds)})
 
-    @app.exception_handler(ValueError)
-    def _unreadable(exc: ValueError) -> Response:
-        # Raised while reading the body before validation (undecodable base64, bad multipart, bad UTF-8).
-        return error_response(400, ErrorCode.MALFORMED_REQUEST, ["Request body could not be read - send a JSON object as application/json"])
-
     @app.exception_handler(ClientError)
     @app.exception_handler(BotoCoreError)
     def _aws_failed(exc: Exception) -> Response:
@@ -172,6 +168,25 @@ def _unsupported_content_type(event: Mapping[str, Any]) -> Response | None:
     )
 
 
+def _body_text(event: Mapping[str, Any]) -> str | None:
+    """The body as Powertools will decode it (base64 if flagged, then UTF-8); None if it cannot be decoded."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return body
+    try:
+        return base64.b64decode(body.encode()).decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        return None
+
+
+def _unreadable_body(event: Mapping[str, Any]) -> Response | None:
+    """Refuse an undecodable body here, before Powertools reads it: then every ValueError raised later is the
+    gateway's own fault (500), never blamed on the tenant as a malformed request."""
+    if str(event.get("httpMethod", "")).upper() in BODY_METHODS and _body_text(event) is None:
+        return error_response(400, ErrorCode.MALFORMED_REQUEST, ["Request body could not be read - send a JSON object as application/json"])
+    return None
+
+
 def _too_large(event: Mapping[str, Any], max_body_bytes: int) -> Response | None:
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
@@ -193,7 +208,7 @@ def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: P
         return _as_proxy(error_response(401, ErrorCode.NOT_AUTHORISED, [str(exc)]))
     except Forbidden as exc:
         return _as_proxy(error_response(403, ErrorCode.NOT_AUTHORISED, [str(exc)]))
-    early = _too_large(event, max_body_bytes) or _unsupported_content_type(event)
+    early = _too_large(event, max_body_bytes) or _unsupported_content_type(event) or _unreadable_body(event)
     if early is not None:
         return _as_proxy(early)
     app.append_context(caller=caller)

@@ -59,5 +59,7 @@ def loads(text: str | bytes) -> Any:
         raise json.JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels", text, 0)
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except _Refused as exc:
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # _Refused, or an integer too long to convert (sys.int_info.default_max_str_digits)
         raise json.JSONDecodeError(str(exc), text, 0) from exc
