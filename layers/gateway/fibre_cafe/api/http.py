@@ -187,6 +187,17 @@ def _unreadable_body(event: Mapping[str, Any]) -> Response | None:
     return None
 
 
+def _json_array_body(event: Mapping[str, Any]) -> Response | None:
+    """Powertools validates the first element of a JSON array body as if it were the whole body (it unwraps
+    lists for repeated form fields), so ``[{...}]`` would pass. A body must be one JSON object."""
+    if str(event.get("httpMethod", "")).upper() not in BODY_METHODS:
+        return None
+    text = _body_text(event)
+    if text is not None and text.lstrip(" \t\r\n").startswith("["):
+        return error_response(400, ErrorCode.MALFORMED_REQUEST, ["Request body must be a JSON object"])
+    return None
+
+
 def _too_large(event: Mapping[str, Any], max_body_bytes: int) -> Response | None:
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
@@ -208,7 +219,8 @@ def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: P
         return _as_proxy(error_response(401, ErrorCode.NOT_AUTHORISED, [str(exc)]))
     except Forbidden as exc:
         return _as_proxy(error_response(403, ErrorCode.NOT_AUTHORISED, [str(exc)]))
-    early = _too_large(event, max_body_bytes) or _unsupported_content_type(event) or _unreadable_body(event)
+    early = (_too_large(event, max_body_bytes) or _unsupported_content_type(event) or _unreadable_body(event)
+             or _json_array_body(event))
     if early is not None:
         return _as_proxy(early)
     app.append_context(caller=caller)
