@@ -168,6 +168,21 @@ def _unsupported_content_type(event: Mapping[str, Any]) -> Response | None:
     )
 
 
+def _with_json_content_type(event: dict[str, Any]) -> dict[str, Any]:
+    """Hand an accepted JSON body on as ``application/json``: Powertools parses a body as JSON only when the
+    Content-Type starts with exactly that, but media types are case-insensitive (``Application/JSON``) and
+    ``+json`` types (``application/vnd.api+json``) are JSON too; Powertools refuses those with a 500."""
+    headers = event.get("headers") or {}
+    names = [name for name in headers if str(name).lower() == "content-type"]
+    if str(event.get("httpMethod", "")).upper() not in BODY_METHODS or not names:
+        return event
+    if str(headers[names[0]]).strip().startswith(JSON_CONTENT_TYPE):
+        return event
+    single = {name: value for name, value in headers.items() if name not in names}
+    multi = {name: value for name, value in (event.get("multiValueHeaders") or {}).items() if str(name).lower() != "content-type"}
+    return {**event, "headers": {**single, "Content-Type": JSON_CONTENT_TYPE}, "multiValueHeaders": {**multi, "Content-Type": [JSON_CONTENT_TYPE]}}
+
+
 def _body_text(event: Mapping[str, Any]) -> str | None:
     """The body as Powertools will decode it (base64 if flagged, then UTF-8); None if it cannot be decoded."""
     body = event.get("body") or ""
@@ -225,7 +240,7 @@ def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: P
         return _as_proxy(early)
     app.append_context(caller=caller)
     try:
-        return app.resolve(event, context)
+        return app.resolve(_with_json_content_type(event), context)
     finally:
         app.clear_context()
 
