@@ -2,19 +2,23 @@
 
 Used by the tests (moto in-process) and by the local stack (moto's ThreadedMotoServer): neither
 has a second definition of a table, an index or a queue. Also resolves each function's
-environment (Globals + its own variables, with !Ref/!GetAtt pointing at what was created) and
-lists the API routes, so the local front runs the same handlers on the same paths.
+environment (Globals + its own variables, with !Ref/!GetAtt pointing at what was created), lists
+the API routes with the token scope each needs, and the scheduled events, so the local stack runs
+the same handlers on the same paths and schedules.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from local_stack.proxy_events import SUPPLIER_SCOPE, TENANT_SCOPE
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -166,20 +170,78 @@ class FunctionSpec:
     code_dir: Path
     module: str
     attribute: str
+    layer_dirs: tuple[Path, ...] = ()  # ContentUri of each layer the function uses (Globals + its own)
+    timeout: int = 3
+    memory_size: int = 128
+
+
+def _function_property(template: dict[str, Any], logical_id: str, name: str, default: Any = None) -> Any:
+    """A function property, falling back to Globals.Function as SAM does."""
+    props = template["Resources"][logical_id]["Properties"]
+    if name in props:
+        return props[name]
+    return template.get("Globals", {}).get("Function", {}).get(name, default)
 
 
 def function_spec(logical_id: str, template: dict[str, Any] | None = None) -> FunctionSpec:
     template = template or load_template()
     props = template["Resources"][logical_id]["Properties"]
     module, attribute = props["Handler"].rsplit(".", 1)
-    return FunctionSpec(logical_id=logical_id, code_dir=ROOT / props["CodeUri"], module=module, attribute=attribute)
+    layer_dirs = []
+    for layer in _function_property(template, logical_id, "Layers", []) or []:
+        target = template["Resources"].get(layer.get("Ref")) if isinstance(layer, dict) else None
+        if target and target["Type"] == "AWS::Serverless::LayerVersion":
+            layer_dirs.append(ROOT / target["Properties"]["ContentUri"])
+    return FunctionSpec(
+        logical_id=logical_id,
+        code_dir=ROOT / props["CodeUri"],
+        module=module,
+        attribute=attribute,
+        layer_dirs=tuple(layer_dirs),
+        timeout=int(_function_property(template, logical_id, "Timeout", 3)),
+        memory_size=int(_function_property(template, logical_id, "MemorySize", 128)),
+    )
+
+
+# Scope a route needs when template.yaml names none (no Auth.AuthorizationScopes on the event or its
+# authorizer): the Tenant API takes tenant tokens; every other API function (KCIs, ...) supplier tokens.
+DEFAULT_FUNCTION_SCOPES: dict[str, tuple[str, ...]] = {"TenantApiFunction": (TENANT_SCOPE,)}
+DEFAULT_SCOPES: tuple[str, ...] = (SUPPLIER_SCOPE,)
 
 
 @dataclass(frozen=True)
 class ApiRoute:
-    method: str
+    method: str  # upper case; ANY matches every method
     path: str  # API Gateway resource path, e.g. /service-order-cancellations/{id}
     function: str  # logical id
+    # The token must carry at least one of these (API Gateway's rule for AuthorizationScopes).
+    scopes: tuple[str, ...] = ()
+    # Auth.Authorizer: NONE on the event: no token is checked and no claims are passed.
+    public: bool = False
+
+
+def _api_auth(template: dict[str, Any], event_props: dict[str, Any]) -> dict[str, Any]:
+    """The Auth block of the API an event belongs to (its RestApiId, else Globals.Api)."""
+    rest_api = event_props.get("RestApiId")
+    if isinstance(rest_api, dict) and rest_api.get("Ref") in template["Resources"]:
+        auth = template["Resources"][rest_api["Ref"]].get("Properties", {}).get("Auth")
+        if auth is not None:
+            return auth
+    return template.get("Globals", {}).get("Api", {}).get("Auth") or {}
+
+
+def _route_auth(template: dict[str, Any], logical_id: str, event_props: dict[str, Any]) -> tuple[tuple[str, ...], bool]:
+    auth = event_props.get("Auth") or {}
+    api_auth = _api_auth(template, event_props)
+    authorizer = auth.get("Authorizer", api_auth.get("DefaultAuthorizer"))
+    if authorizer == "NONE":
+        return (), True
+    scopes = auth.get("AuthorizationScopes")
+    if scopes is None and authorizer:
+        scopes = (api_auth.get("Authorizers") or {}).get(authorizer, {}).get("AuthorizationScopes")
+    if not scopes:
+        scopes = DEFAULT_FUNCTION_SCOPES.get(logical_id, DEFAULT_SCOPES)
+    return tuple(str(scope) for scope in scopes), False
 
 
 def api_routes(template: dict[str, Any] | None = None) -> list[ApiRoute]:
@@ -188,5 +250,48 @@ def api_routes(template: dict[str, Any] | None = None) -> list[ApiRoute]:
     for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
         for event in (res["Properties"].get("Events") or {}).values():
             if event["Type"] == "Api":
-                routes.append(ApiRoute(event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
+                props = event["Properties"]
+                scopes, public = _route_auth(template, logical_id, props)
+                routes.append(ApiRoute(props["Method"].upper(), props["Path"], logical_id, scopes=scopes, public=public))
     return routes
+
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|minute|hour|day)s?\s*\)$")
+_RATE_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """Seconds between runs of ``rate(N unit)``; None for cron()/at() and anything else."""
+    found = _RATE.match(expression.strip())
+    if not found or int(found.group(1)) < 1:
+        return None
+    return int(found.group(1)) * _RATE_SECONDS[found.group(2)]
+
+
+@dataclass(frozen=True)
+class ScheduledEvent:
+    function: str  # logical id
+    name: str  # the event's name in template.yaml
+    type: str  # Schedule (EventBridge rule) or ScheduleV2 (EventBridge Scheduler)
+    expression: str
+    enabled: bool
+    input: str | None = None  # the event's Input, passed instead of the scheduled event when set
+
+    @property
+    def rate_seconds(self) -> int | None:
+        return rate_seconds(self.expression)
+
+
+def scheduled_events(template: dict[str, Any] | None = None) -> list[ScheduledEvent]:
+    template = template or load_template()
+    found = []
+    for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
+        for name, event in (res["Properties"].get("Events") or {}).items():
+            if event["Type"] not in ("Schedule", "ScheduleV2"):
+                continue
+            props = event.get("Properties") or {}
+            enabled = props.get("Enabled", True) is not False and str(props.get("State", "ENABLED")).upper() != "DISABLED"
+            input_ = props.get("Input")
+            found.append(ScheduledEvent(logical_id, name, event["Type"], str(props["ScheduleExpression"]), enabled,
+                                        input_ if isinstance(input_, str) else None))
+    return found
