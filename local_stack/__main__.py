@@ -1,0 +1,84 @@
+"""``python -m local_stack`` (what ``make run`` calls): start the local stack and serve until Ctrl-C / SIGTERM.
+
+Environment (each also a flag): PORT (HTTP front, default 3000), MOTO_PORT (moto, default 4566;
+0 picks a free port for either), LOCAL_SEED=0 (no demo orders), LOCAL_SCHEDULE_SECONDS (run the
+scheduled functions at this period instead of the template's rate), LOCAL_SCHEDULES=0 (do not run them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")), help="HTTP front port (env PORT, default 3000)")
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "4566")), help="moto port (env MOTO_PORT, default 4566)")
+    parser.add_argument("--no-seed", dest="seed", action="store_false", default=_flag("LOCAL_SEED", True), help="start without demo orders (env LOCAL_SEED=0)")
+    schedule = os.environ.get("LOCAL_SCHEDULE_SECONDS")
+    parser.add_argument("--schedule-seconds", type=float, default=float(schedule) if schedule else None,
+                        help="run scheduled functions every N seconds (env LOCAL_SCHEDULE_SECONDS)")
+    parser.add_argument("--no-schedules", dest="schedules", action="store_false", default=_flag("LOCAL_SCHEDULES", True),
+                        help="do not run scheduled functions (env LOCAL_SCHEDULES=0)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s local_stack %(levelname)s %(message)s"))
+    stack_log = logging.getLogger("local_stack")
+    stack_log.addHandler(handler)
+    stack_log.setLevel(logging.INFO)
+    stack_log.propagate = False
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+
+    from local_stack.stack import LocalStack  # imports boto3/moto: after argument errors are out of the way
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    stack = LocalStack(port=args.port, moto_port=args.moto_port, seed=args.seed, schedule_seconds=args.schedule_seconds,
+                       run_schedules=args.schedules)
+    try:
+        stack.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"local_stack: a port is already in use ({exc}); set PORT / MOTO_PORT to free ones", file=sys.stderr)
+            return 1
+        raise
+    try:
+        print(stack.describe(), flush=True)
+        print("Ready. Ctrl-C to stop.", flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("Stopping...", flush=True)
+    finally:
+        stack.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""The local stack: moto + the template's tables and queues + the real handlers behind an HTTP front.
+
+    with LocalStack(port=0, moto_port=0) as stack:      # 0 = a free port
+        requests.post(f"{stack.base_url}/auth/tenant/access-token", ...)
+
+Start order: moto's ThreadedMotoServer (fresh state), the process environment (endpoint, fake
+credentials, region: nothing can reach AWS), the tables and queues from template.yaml, each
+function's handler imported with its environment (functions.py), the demo orders, the token
+authority (its issuer names the front's port), the HTTP front, the schedules. ``stop`` undoes it
+in reverse and restores every environment variable it changed.
+
+One stack per process at a time: the environment and the handler modules are process-wide. A
+later stack in the same process (tests) works: handler modules already imported get their
+``deps`` rebuilt for the new endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import urllib.request
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local_stack.front import FrontServer, Gateway
+from local_stack.functions import LocalFunction, put_on_path, clear_env_caches, load_functions
+from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
+from local_stack.scheduler import Scheduler
+from local_stack.seed import DEMO_ORDERS, seed_orders
+from local_stack.template import (
+    ApiRoute,
+    LocalResources,
+    ScheduledEvent,
+    api_routes,
+    create_resources,
+    function_spec,
+    load_template,
+    resources_of_type,
+    scheduled_events,
+)
+from local_stack.tokens import DEV_CLIENT_SECRET, DEV_CLIENTS, JWKS_PATH, TOKEN_PATHS, TokenAuthority
+
+log = logging.getLogger("local_stack")
+
+HOST = "127.0.0.1"
+REGION = "eu-west-2"
+PREFIX = "local"
+DEFAULT_PORT = 3000
+DEFAULT_MOTO_PORT = 4566
+
+# Fake credentials: with these and AWS_ENDPOINT_URL pointing at moto, no call can reach AWS.
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+# Removed while the stack runs: each could send a client elsewhere than moto.
+UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+
+class _EnvPatch:
+    """Changes to os.environ that can be undone exactly (only the keys it touched)."""
+
+    _MISSING = object()
+
+    def __init__(self) -> None:
+        self._saved: dict[str, Any] = {}
+
+    def _remember(self, key: str) -> None:
+        if key not in self._saved:
+            self._saved[key] = os.environ.get(key, self._MISSING)
+
+    def update(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._remember(key)
+            os.environ[key] = value
+
+    def unset(self, key: str) -> None:
+        self._remember(key)
+        os.environ.pop(key, None)
+
+    def restore(self) -> None:
+        for key, value in self._saved.items():
+            if value is self._MISSING:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved.clear()
+
+
+class LocalStack:
+    _running_lock = threading.Lock()
+    _running: "LocalStack | None" = None
+
+    def __init__(self, port: int = DEFAULT_PORT, moto_port: int = DEFAULT_MOTO_PORT, *, seed: bool = True,
+                 schedule_seconds: float | None = None, run_schedules: bool = True):
+        self.requested_port = port
+        self.requested_moto_port = moto_port
+        self.seed = seed
+        self.schedule_seconds = schedule_seconds
+        self.run_schedules = run_schedules
+        self.resources: LocalResources | None = None
+        self.functions: dict[str, LocalFunction] = {}
+        self.routes: list[ApiRoute] = []
+        self.schedules: list[tuple[ScheduledEvent, float | None]] = []
+        self.tokens: TokenAuthority | None = None
+        self._env = _EnvPatch()
+        self._moto: ThreadedMotoServer | None = None
+        self._front: FrontServer | None = None
+        self._front_thread: threading.Thread | None = None
+        self._scheduler: Scheduler | None = None
+        self._started = False
+
+    # ---------------------------------------------------------------- addresses
+
+    @property
+    def port(self) -> int:
+        assert self._front is not None, "start() first"
+        return self._front.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def moto_port(self) -> int:
+        assert self._moto is not None, "start() first"
+        return self._moto.get_host_and_port()[1]
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://{HOST}:{self.moto_port}"
+
+    def client(self, service: str):
+        """A boto3 client on this stack's moto (fake credentials)."""
+        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id="testing",
+                            aws_secret_access_key="testing", aws_session_token="testing")
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> "LocalStack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def start(self) -> "LocalStack":
+        with LocalStack._running_lock:
+            if LocalStack._running is not None:
+                raise RuntimeError("A LocalStack is already running in this process (the environment and handler modules are process-wide)")
+            LocalStack._running = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self._started = True
+        return self
+
+    def _start(self) -> None:
+        # The HTTP front binds first: a busy port fails before anything else is done.
+        self._front = FrontServer(HOST, self.requested_port)
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.requested_moto_port, verbose=False)
+        self._moto.start()
+        # A fresh moto world: its backends are process-wide and may hold an earlier stack's tables.
+        urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+
+        # Before any handler module is imported: every boto3 client made from here on talks to moto.
+        for key in [key for key in os.environ if key.startswith("AWS_ENDPOINT_URL_")]:
+            self._env.unset(key)  # a service-specific endpoint would win over AWS_ENDPOINT_URL
+        for key in UNSET_AWS_ENV:
+            self._env.unset(key)
+        self._env.update({**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": self.moto_url})
+
+        self.resources = create_resources(self.client("dynamodb"), self.client("sqs"), prefix=PREFIX)
+        self.routes = api_routes()
+        self.schedules = [(schedule, self._period(schedule)) for schedule in scheduled_events() if schedule.enabled]
+        needed = list(dict.fromkeys([route.function for route in self.routes] + [schedule.function for schedule, _ in self.schedules]))
+        put_on_path(list(dict.fromkeys(d for logical_id in needed for d in function_spec(logical_id).layer_dirs)))
+        self.functions = load_functions(needed, self.resources, REGION, set_env=self._env.update)
+
+        if self.seed:
+            from fibre_cafe.dal.orders_table import OrdersTable
+
+            seed_orders(OrdersTable(self.client("dynamodb"), self.resources.tables["OrdersTable"]))
+
+        self.tokens = TokenAuthority(issuer=f"{self.base_url}/auth")
+        self._front.gateway = Gateway(self.routes, self.functions, self.tokens)
+        self._front_thread = threading.Thread(target=self._front.serve_forever, kwargs={"poll_interval": 0.2},
+                                              name="local-stack-front", daemon=True)
+        self._front_thread.start()
+
+        jobs = [(schedule, self.functions[schedule.function], period) for schedule, period in self.schedules if period]
+        self._scheduler = Scheduler(jobs, REGION)
+        if self.run_schedules:
+            self._scheduler.start()
+
+    def _period(self, schedule: ScheduledEvent) -> float | None:
+        if self.schedule_seconds is not None:
+            return self.schedule_seconds
+        return schedule.rate_seconds  # None for cron()/at(): not run locally unless a period is forced
+
+    def stop(self) -> None:
+        """Stop everything this stack started, in reverse order; safe to call more than once."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        if self._front is not None:
+            if self._front_thread is not None:
+                self._front.shutdown()
+                self._front_thread.join(10)
+            self._front.server_close()
+            self._front = None
+            self._front_thread = None
+        for function in self.functions.values():
+            if not function.wait_idle(timeout=15):
+                log.warning("%s still running at stop", function.logical_id)
+        if self._moto is not None:
+            try:
+                self._moto.stop()
+            except Exception:  # noqa: BLE001 - stopping a server that failed to start
+                pass
+            server = getattr(self._moto, "_server", None)
+            if server is not None:
+                server.server_close()  # ThreadedMotoServer.stop leaves the listening socket open
+            self._moto = None
+        self._env.restore()
+        clear_env_caches()
+        with LocalStack._running_lock:
+            if LocalStack._running is self:
+                LocalStack._running = None
+        self._started = False
+
+    # ---------------------------------------------------------------- helpers for tests and people
+
+    def run_scheduled(self, logical_id: str) -> Any:
+        """Run a scheduled function now, as its schedule would (the result, or None if it raised)."""
+        assert self._scheduler is not None, "start() first"
+        schedule = next(schedule for schedule, _ in self.schedules if schedule.function == logical_id)
+        return self._scheduler.run_once(schedule, self.functions[logical_id])
+
+    def describe(self) -> str:
+        """What is where: printed by ``python -m local_stack``."""
+        assert self.resources is not None and self.tokens is not None
+        lines = [
+            "Fibre Cafe local stack (no AWS: moto on 127.0.0.1, fake credentials)",
+            f"  API              {self.base_url}",
+        ]
+        for route in self.routes:
+            access = "no token" if route.public else f"token scope {' or '.join(route.scopes)}"
+            lines.append(f"                   {route.method:6} {route.path}  ->  {route.function} ({access})")
+        lines += [
+            f"  token endpoints  POST {self.base_url}{next(p for p, k in TOKEN_PATHS.items() if k == 'tenant')}",
+            f"                   POST {self.base_url}{next(p for p, k in TOKEN_PATHS.items() if k == 'supplier')}",
+            f"  JWKS             {self.base_url}{JWKS_PATH}  (issuer {self.tokens.issuer}, audience {self.tokens.audience})",
+            f"  moto (AWS)       {self.moto_url}  (AWS_ENDPOINT_URL for the AWS CLI / boto3, region {REGION})",
+        ]
+        lines += [f"  table            {logical_id}: {name}" for logical_id, name in self.resources.tables.items()]
+        lines += [f"  queue            {logical_id}: {url}" for logical_id, url in self.resources.queue_urls.items()]
+        for schedule, period in self.schedules:
+            when = f"every {period:g} s" if period else f"{schedule.expression} (not run locally)"
+            state = "" if self.run_schedules else " (schedules off)"
+            lines.append(f"  schedule         {schedule.function}: {when}{state}")
+        ran = set(self.functions)
+        idle = [f"{logical_id} ({', '.join(sorted({e['Type'] for e in (res['Properties'].get('Events') or {}).values()})) or 'no events'})"
+                for logical_id, res in resources_of_type(load_template(), "AWS::Serverless::Function").items() if logical_id not in ran]
+        if idle:
+            lines.append(f"  not run locally  {', '.join(idle)}")
+        clients = ", ".join(f"{c.client_id} ({c.kind})" for c in DEV_CLIENTS if c.client_id in DEV_CLIENT_PRINCIPALS)
+        lines.append(f"  dev clients      {clients}; client_secret {DEV_CLIENT_SECRET} (development only)")
+        if self.seed:
+            for order in DEMO_ORDERS:
+                lines.append(f"  demo order       {order.id} {order.order_type} {order.tenant} {order.supplier} {order.status}: {order.note}")
+        else:
+            lines.append("  demo orders      none (seeding off)")
+        return "\n".join(lines)
