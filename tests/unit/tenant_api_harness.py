@@ -190,9 +190,14 @@ class Faults:
 
         self._register(operation, action, times)
 
-    def answer(self, operation: str, parsed: dict, *, times: int | None = None) -> None:
-        """Answer the operation with a successful response of your own (e.g. UnprocessedKeys)."""
-        self._register(operation, lambda _kwargs: (AWSResponse(None, 200, {}, None), parsed), times)
+    def answer(self, operation: str, parsed: dict | Callable[[dict], dict], *, times: int | None = None) -> None:
+        """Answer the operation successfully with ``parsed`` (or ``parsed(request_params)``), e.g. UnprocessedKeys."""
+
+        def action(kwargs):
+            body = parsed(kwargs["params"]) if callable(parsed) else parsed
+            return AWSResponse(None, 200, {}, None), body
+
+        self._register(operation, action, times)
 
 
 def cancellation_request(**fields: Any) -> ServiceOrderCancellationRequest:

@@ -62,68 +62,75 @@ def test_another_tenants_order_answers_exactly_like_an_unknown_order(api, orders
     assert_nothing_written(aws_view)
 
 
-@pytest.mark.parametrize("status", NOT_CANCELLABLE + ["PENDING_CANCELLATION"])
-def test_another_tenants_order_does_not_leak_its_state_either(api, orders, status):
+def test_another_tenants_order_does_not_leak_its_state_either(api, orders, subtests):
     """Whatever state the foreign order is in (even one that would give INVALID_REQUEST), the answer is NOT_FOUND."""
-    unknown = api("POST", PATH, body={**EXAMPLE, "supplier": "FIBRECO", "reasonCode": "NO_AUTHORISATION"}, client="TENANT2")
-    orders(123, tenant="TENANT1", status=status)
-    foreign = api("POST", PATH, body={**EXAMPLE, "supplier": "FIBRECO", "reasonCode": "NO_AUTHORISATION"}, client="TENANT2")
-    assert_error(foreign, 422, "NOT_FOUND")
-    assert same_error(unknown, foreign)
+    for order_id, status in enumerate(NOT_CANCELLABLE + ["PENDING_CANCELLATION", "ACKNOWLEDGED"], start=1):
+        with subtests.test(status=status):
+            body = {**EXAMPLE, "orderId": order_id, "supplier": "FIBRECO", "reasonCode": "NO_AUTHORISATION"}
+            unknown = api("POST", PATH, body=body, client="TENANT2")
+            orders(order_id, tenant="TENANT1", status=status)
+            foreign = api("POST", PATH, body=body, client="TENANT2")
+            assert_error(foreign, 422, "NOT_FOUND")
+            assert same_error(unknown, foreign)
 
 
 # ---------------------------------------------------------------------------------------------- order state
 
 
-@pytest.mark.parametrize("status", NOT_CANCELLABLE)
-def test_order_in_a_terminal_state_is_422_invalid_request(api, orders, aws_view, status):
-    orders(123, status=status)
-    messages = assert_error(api("POST", PATH, body=EXAMPLE), 422, "INVALID_REQUEST")
-    assert any(status in message for message in messages), messages
-    assert_nothing_written(aws_view, status=status)
+def test_order_in_a_terminal_state_is_422_invalid_request(api, orders, aws_view, subtests):
+    for order_id, status in enumerate(NOT_CANCELLABLE, start=1):
+        with subtests.test(status=status):
+            orders(order_id, status=status)
+            messages = assert_error(api("POST", PATH, body={**EXAMPLE, "orderId": order_id}), 422, "INVALID_REQUEST")
+            assert any(status in message for message in messages), messages
+            assert_nothing_written(aws_view, order_id, status=status)
 
 
-@pytest.mark.parametrize("status", CANCELLABLE)
-def test_inflight_order_is_cancellable(api, orders, status):
-    orders(123, status=status)
-    assert_created(api("POST", PATH, body=EXAMPLE), orderId=123)
+def test_inflight_order_is_cancellable(api, orders, subtests):
+    for order_id, status in enumerate(CANCELLABLE, start=1):
+        with subtests.test(status=status):
+            orders(order_id, status=status)
+            assert_created(api("POST", PATH, body={**EXAMPLE, "orderId": order_id}), orderId=order_id)
 
 
 # ---------------------------------------------------------------------------------------------- reason-code family
 
 
-@pytest.mark.parametrize("order_type, code", list(product(ORDINARY_TYPES, UNSOLICITED_CEASE_CODES)),
-                         ids=[f"{t.value}-{c}" for t, c in product(ORDINARY_TYPES, UNSOLICITED_CEASE_CODES)])
-def test_unsolicited_cease_code_on_a_provide_cease_or_modify_order_is_invalid(api, orders, aws_view, order_type, code):
-    orders(123, order_type=order_type)
-    messages = assert_error(api("POST", PATH, body={**EXAMPLE, "reasonCode": code}), 422, "INVALID_REQUEST", "reasonCode")
-    assert any(all(accepted in message for accepted in ORDER_CODES) for message in messages), "says which codes are accepted"
-    assert_nothing_written(aws_view)
-
-
-@pytest.mark.parametrize("code", ORDER_CODES)
-def test_ordinary_code_on_an_unsolicited_cease_order_is_invalid(api, orders, aws_view, code):
-    orders(123, order_type=OrderType.UNSOLICITED_CEASE)
-    messages = assert_error(api("POST", PATH, body={**EXAMPLE, "reasonCode": code}), 422, "INVALID_REQUEST", "reasonCode")
-    assert any(all(accepted in message for accepted in UNSOLICITED_CEASE_CODES) for message in messages)
-    assert_nothing_written(aws_view)
-
-
 @pytest.mark.parametrize("order_type", ORDINARY_TYPES)
-@pytest.mark.parametrize("code", ORDER_CODES)
-def test_ordinary_codes_are_accepted_on_provide_cease_and_modify_orders(api, orders, order_type, code):
+def test_unsolicited_cease_code_on_a_provide_cease_or_modify_order_is_invalid(api, orders, aws_view, subtests, order_type):
     orders(123, order_type=order_type)
-    assert_created(api("POST", PATH, body={**EXAMPLE, "reasonCode": code}), reasonCode=code)
+    for code in UNSOLICITED_CEASE_CODES:
+        with subtests.test(code=code):
+            messages = assert_error(api("POST", PATH, body={**EXAMPLE, "reasonCode": code}), 422, "INVALID_REQUEST", "reasonCode")
+            assert any(all(accepted in message for accepted in ORDER_CODES) for message in messages), "says which codes are accepted"
+    assert_nothing_written(aws_view)
+
+
+def test_ordinary_code_on_an_unsolicited_cease_order_is_invalid(api, orders, aws_view, subtests):
+    orders(123, order_type=OrderType.UNSOLICITED_CEASE)
+    for code in ORDER_CODES:
+        with subtests.test(code=code):
+            messages = assert_error(api("POST", PATH, body={**EXAMPLE, "reasonCode": code}), 422, "INVALID_REQUEST", "reasonCode")
+            assert any(all(accepted in message for accepted in UNSOLICITED_CEASE_CODES) for message in messages)
+    assert_nothing_written(aws_view)
+
+
+def test_ordinary_codes_are_accepted_on_provide_cease_and_modify_orders(api, orders, subtests):
+    for order_id, (order_type, code) in enumerate(product(ORDINARY_TYPES, ORDER_CODES), start=1):
+        with subtests.test(order_type=order_type.value, code=code):
+            orders(order_id, order_type=order_type)
+            assert_created(api("POST", PATH, body={**EXAMPLE, "orderId": order_id, "reasonCode": code}), reasonCode=code)
 
 
 # ---------------------------------------------------------------------------------------------- supplier
 
 
-@pytest.mark.parametrize("supplier", ["FIBRECO", "dummy_supplier"], ids=["other-supplier", "different-case"])
-def test_supplier_different_from_the_orders_supplier_is_invalid(api, orders, aws_view, supplier):
+def test_supplier_different_from_the_orders_supplier_is_invalid(api, orders, aws_view, subtests):
     """Supplier ids are compared exactly: ``dummy_supplier`` is not ``DUMMY_SUPPLIER``."""
     orders(123, supplier="DUMMY_SUPPLIER")
-    assert_error(api("POST", PATH, body={**EXAMPLE, "supplier": supplier}), 422, "INVALID_REQUEST", "supplier")
+    for supplier in ["FIBRECO", "dummy_supplier"]:
+        with subtests.test(supplier=supplier):
+            assert_error(api("POST", PATH, body={**EXAMPLE, "supplier": supplier}), 422, "INVALID_REQUEST", "supplier")
     assert_nothing_written(aws_view)
 
 

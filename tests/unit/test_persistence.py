@@ -119,7 +119,7 @@ def test_one_record_and_one_message_per_accepted_cancellation(api, orders, aws_v
 
 
 def test_concurrent_creations_on_different_orders_get_distinct_ids(tenant_api, orders, create, aws_view):
-    count = 30
+    count = 20
     for order_id in range(1, count + 1):
         orders(order_id)
     with ThreadPoolExecutor(max_workers=10) as pool:
