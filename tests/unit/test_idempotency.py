@@ -9,7 +9,6 @@ re-entrant; Lambda never runs two events in one process at once).
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -244,19 +243,22 @@ def test_replay_on_a_cold_container_costs_one_sequential_call(tenant_api, api, o
     assert all(c.thread.startswith("id-block") for c in log.calls if c.operation == "UpdateItem")
 
 
-def test_first_post_costs_three_sequential_calls_with_the_id_block_in_parallel(api, orders, aws_calls, faults):
+def test_first_post_costs_three_sequential_calls_with_the_id_block_in_parallel(api, orders, aws_calls, faults, tenant_api):
     """BatchGetItem -> TransactWriteItems -> SendMessage on the request's thread; the id block's UpdateItem runs
-    on a background thread while the read is in flight (the read is slowed to make the overlap visible)."""
+    on a background thread while the read is in flight. The read is held until the block is reserved: were the
+    reservation sequential (after the read, on the request's thread), the read would wait in vain and fail the test."""
     orders(123)
     aws_calls.clear()
-    faults.before("BatchGetItem", lambda: time.sleep(0.3), times=1)
+    reserved = threading.Event()
+    tenant_api.deps.orders.client.meta.events.register("after-call.dynamodb.UpdateItem", lambda **_kwargs: reserved.set())
+    faults.before("BatchGetItem", lambda: reserved.wait(5), times=1)
     assert_created(api("POST", PATH, body=EXAMPLE))
+    assert reserved.is_set()
     assert main_thread_calls(aws_calls) == ["dynamodb:BatchGetItem", "dynamodb:TransactWriteItems", "sqs:SendMessage"]
     (block,) = [c for c in aws_calls.calls if c.operation == "UpdateItem"]
     (read,) = [c for c in aws_calls.calls if c.operation == "BatchGetItem"]
     assert block.thread.startswith("id-block")
-    assert block.started < read.finished, "the id block was reserved while the read was in flight"
-    assert block.finished is not None and block.finished < read.finished
+    assert block.started < read.finished and block.finished < read.finished, "the id block was reserved while the read was in flight"
 
 
 def test_warm_post_costs_exactly_three_calls(api, orders, aws_calls):
