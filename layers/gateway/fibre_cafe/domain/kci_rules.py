@@ -8,7 +8,8 @@ order the KCIs arrive in and however often each arrives:
 - The order snapshot is the entity of the highest sequenceNumber seen; a lower one never overwrites it
   (it is still kept in the order's history, for audit).
 - CANCELLED with ``serviceOrderCancellationId`` completes that cancellation; CANCELLED without one
-  (supplier-initiated) completes the order's open cancellation. Either way the order shows CANCELLED.
+  (supplier-initiated) completes the order's open cancellation. Either way the order shows CANCELLED,
+  unless a KCI with a higher sequence number has reported a newer status.
 - CANCELLATION_REJECTED rejects the named cancellation, keeping the supplier's reason.
 - Terminal is final *in sequence order*: a KCI never moves a cancellation that a KCI with a lower
   sequence number, or the supplier's synchronous answer, already decided. A KCI with a lower
@@ -129,10 +130,10 @@ def _order_after(kci: SupplierKci, supplier: str, before: Order | None, effect: 
         open_id = None
     updates["openCancellationId"] = open_id
     after = base.model_copy(update=updates)
-    status = after.shown_status()
-    if effect is not None and effect.status is CancellationStatus.COMPLETED and open_id is None:
-        status = OrderStatus.CANCELLED.value
-    return after.model_copy(update={"status": status})
+    # The shown status derives from the newest snapshot alone: a CANCELLED KCI that is the newest has already
+    # set supplierStatus to CANCELLED; a late one with a lower sequence number must not put CANCELLED over a
+    # newer snapshot (applied in sequence order, the newer KCI would have replaced it).
+    return after.model_copy(update={"status": after.shown_status()})
 
 
 def plan_kci(kci: SupplierKci, supplier: str, order: Order | None) -> KciPlan:
