@@ -252,6 +252,23 @@ def test_a_late_kci_with_a_lower_sequence_number_takes_precedence(lifecycle, sup
     assert order.lastSequenceNumber == 3 and order.status == "CANCELLED"  # the order is still cancelled (seq 3)
 
 
+@pytest.mark.parametrize("named", [True, False], ids=["named", "supplier-initiated"])
+def test_a_late_cancelled_kci_completes_the_cancellation_but_the_newer_snapshot_keeps_the_order_status(lifecycle, supplier_stub, named):
+    """Regression (found by the order-independence property): in sequence order, seq 2 CANCELLED cancels the
+    order and seq 3 then reports it IN_PROGRESS, so the order shows IN_PROGRESS. Arriving the other way round,
+    the late seq 2 still completes the cancellation, but must not put CANCELLED over the newer snapshot."""
+    cancellation_id = pending_cancellation(lifecycle, supplier_stub)
+    post_and_process(lifecycle, make_kci(ORDER_ID, 3, "UPDATE", status="IN_PROGRESS"))
+    assert lifecycle.order(ORDER_ID).status == "PENDING_CANCELLATION"
+
+    post_and_process(lifecycle, make_kci(ORDER_ID, 2, "CANCELLED", cancellation_id=cancellation_id if named else None))
+
+    assert lifecycle.cancellation(cancellation_id).status is CancellationStatus.COMPLETED
+    order = lifecycle.order(ORDER_ID)
+    assert order.openCancellationId is None and order.lastSequenceNumber == 3
+    assert order.supplierStatus == "IN_PROGRESS" and order.status == "IN_PROGRESS"
+
+
 @pytest.mark.parametrize(("supplier_answer", "decided", "kci_reason"), [
     ((201, "", 0), CancellationStatus.COMPLETED, "CANCELLATION_REJECTED"),
     ((422, json.dumps({"messages": ["no"]}), 0), CancellationStatus.REJECTED, "CANCELLED"),
