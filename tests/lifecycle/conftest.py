@@ -6,6 +6,7 @@ import importlib
 import json
 import threading
 import uuid
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -21,18 +22,33 @@ from local_stack.template import create_resources, function_environment, functio
 _BOTOCORE_SESSION: list = []
 
 
-@pytest.fixture
-def aws():
-    """A fresh moto world per test with every table and queue of template.yaml (as tests/conftest.py's).
+@contextmanager
+def moto_world(prefix: str = "test", template: dict | None = None):
+    """A fresh moto world with every table and queue of template.yaml; yields the created resources.
 
     moto gives each world a new boto3 default session, which reloads every service model from disk
-    (0.2-0.5 s per test); here every world shares one botocore session, so models load once.
+    (0.2-0.5 s per world); here every world shares one botocore session, so models load once.
     """
     with mock_aws():
         if not _BOTOCORE_SESSION:
             _BOTOCORE_SESSION.append(botocore.session.get_session())
         boto3.setup_default_session(botocore_session=_BOTOCORE_SESSION[0])  # undone when the mock stops
-        yield create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="test")
+        yield create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix=prefix, template=template)
+
+
+def tables_only_template() -> dict:
+    """template.yaml with only its DynamoDB tables (for tests that need fresh tables many times over)."""
+    from local_stack.template import load_template
+
+    template = load_template()
+    return {**template, "Resources": {name: res for name, res in template["Resources"].items() if res["Type"] == "AWS::DynamoDB::Table"}}
+
+
+@pytest.fixture
+def aws():
+    """A fresh moto world per test (as tests/conftest.py's, with the shared botocore session)."""
+    with moto_world() as resources:
+        yield resources
 
 
 class Context:
@@ -422,3 +438,17 @@ def lifecycle(aws, load_function, supplier_stub, monkeypatch):
     harness = Lifecycle(aws, load_function, supplier_stub.url, monkeypatch)
     yield harness
     harness.close()
+
+
+def fail_calls(client, operation: str, code: str = "ThrottlingException", status: int = 400) -> Callable[[], None]:
+    """Answer every ``operation`` call of ``client`` with an AWS error (a real ClientError, built by botocore,
+    without reaching moto or retrying) until the returned function is called."""
+    from botocore.awsrequest import AWSResponse
+
+    def hook(**_kwargs):
+        parsed = {"Error": {"Code": code, "Message": "injected by the test"}, "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}}}
+        return AWSResponse(None, status, {}, None), parsed
+
+    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    client.meta.events.register(event, hook)
+    return lambda: client.meta.events.unregister(event, hook)
