@@ -2,7 +2,7 @@
 
     {"action": "failed-to-send"}                      re-send every FAILED_TO_SEND cancellation
     {"action": "failed-to-send", "ids": [12, 13]}     re-send these
-    {"action": "dead-letters", "queue": "supplier-requests" | "kcis"}   move a DLQ back to its queue
+    {"action": "dead-letters", "queue": "supplier-requests" | "kcis" | "tenant-updates"}   move a DLQ back to its queue
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ logger = Logger()
 QUEUES = {
     "supplier-requests": ("SUPPLIER_REQUESTS_DLQ_URL", "SUPPLIER_REQUESTS_QUEUE_URL"),
     "kcis": ("KCI_DLQ_URL", "KCI_QUEUE_URL"),
+    "tenant-updates": ("TENANT_UPDATES_DLQ_URL", "TENANT_UPDATES_QUEUE_URL"),
 }
 
 
@@ -45,7 +46,7 @@ def lambda_handler(event: dict, context) -> dict:
         dlq_var, queue_var = QUEUES[event["queue"]]
         report = redrive_dead_letters(deps.sqs, os.environ[dlq_var], os.environ[queue_var], int(event.get("max", 1000)))
     else:
-        raise ValueError('event must be {"action": "failed-to-send"} or {"action": "dead-letters", "queue": "supplier-requests"|"kcis"}')
+        raise ValueError('event must be {"action": "failed-to-send"} or {"action": "dead-letters", "queue": "supplier-requests"|"kcis"|"tenant-updates"}')
     result = asdict(report)
     logger.info("Redrive done", extra={"action": action, "redriven": len(report.redriven), "skipped": len(report.skipped)})
     return result

@@ -30,7 +30,7 @@ class SupplierApi:
             "X-Conversation-ID": message.conversationId,
             "Tenant": message.tenant,
             **message.passThroughHeaders,
-            **endpoint.auth_headers(),
+            **endpoint.static_auth_headers(),
         }
         body = {"id": message.cancellationId, "orderId": message.orderId, "reasonCode": message.reasonCode.value}
         if message.supplierOrderReference:

@@ -56,13 +56,19 @@ def redrive_dead_letters(sqs, dead_letter_queue_url: str, target_queue_url: str,
     report = RedriveReport()
     while len(report.redriven) < max_messages:
         answer = sqs.receive_message(QueueUrl=dead_letter_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                     MessageAttributeNames=["All"], VisibilityTimeout=60)
+                                     MessageAttributeNames=["All"], AttributeNames=["MessageGroupId", "MessageDeduplicationId"],
+                                     VisibilityTimeout=60)
         messages = answer.get("Messages", [])
         if not messages:
             break
         for message in messages:
+            fifo = {}
+            attributes = message.get("Attributes") or {}
+            if "MessageGroupId" in attributes:  # FIFO queues keep their group (and so the order's ordering)
+                fifo = {"MessageGroupId": attributes["MessageGroupId"],
+                        "MessageDeduplicationId": f"redrive-{attributes.get('MessageDeduplicationId', message['MessageId'])}"[:128]}
             sqs.send_message(QueueUrl=target_queue_url, MessageBody=message["Body"],
-                             MessageAttributes=message.get("MessageAttributes") or {})
+                             MessageAttributes=message.get("MessageAttributes") or {}, **fifo)
             sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
             report.redriven.append(message["MessageId"])
     return report

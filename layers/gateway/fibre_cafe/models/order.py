@@ -51,6 +51,10 @@ class Order(BaseModel):
     # The most recent cancellation of this order, open or decided (a late supplier-initiated
     # CANCELLED KCI may still decide it; see domain/kci_rules.py).
     lastCancellationId: int | None = None
+    # A summary of that cancellation (tenant view + X-Conversation-ID) for the tenant KCIs about it.
+    lastCancellation: dict | None = None
+    # The sequence number of the last tenant KCI about this order (see domain/tenant_kci_rules.py).
+    tenantKciSequence: int = 0
     # The order entity of the KCI with the highest sequence number, as the supplier sent it.
     entity: dict | None = None
     version: int = 0

@@ -1,0 +1,60 @@
+"""Delivers tenant KCIs to each tenant's Tenant Updates API (fibre_cafe/logic/deliver_tenant_kci.py).
+
+The queue is FIFO, grouped by order: when a delivery fails, that order's later KCIs wait
+(Powertools' FIFO processor fails the rest of the group), other orders go on.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
+from fibre_cafe.dal.partner_directory import PartnerDirectory, environment_loader
+from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
+from fibre_cafe.logic.deliver_tenant_kci import DeliverTenantKci, DeliverySettings, RetryDelivery
+from fibre_cafe.models.tenant_kci import TenantKciMessage
+
+logger = Logger()
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+class Dependencies:
+    def __init__(self) -> None:
+        self.sqs = sqs_client()
+        self.queue_url = os.environ["TENANT_UPDATES_QUEUE_URL"]
+        self.deliver = DeliverTenantKci(
+            TenantKciOutbox(dynamodb_client(), os.environ["ORDERS_TABLE_NAME"]),
+            PartnerDirectory(environment_loader("TENANTS")),
+            settings=DeliverySettings(max_attempts=int(os.environ.get("MAX_DELIVERY_ATTEMPTS", "5")),
+                                      backoff_base_seconds=int(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "5"))),
+        )
+
+
+deps = Dependencies()
+
+
+def record_handler(record: SQSRecord) -> str:
+    message = TenantKciMessage.model_validate_json(record.body)
+    logger.append_keys(tenant=message.tenant, order_id=message.orderId, kci_id=message.kci.id,
+                       x_conversation_id=message.conversationId)
+    try:
+        result = deps.deliver(message)
+    except RetryDelivery as retry:
+        logger.warning("Tenant KCI delivery to be retried", extra={"reason": str(retry), "delay_seconds": retry.delay_seconds})
+        try:
+            deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle,
+                                               VisibilityTimeout=retry.delay_seconds)
+        except Exception:  # noqa: BLE001 - the queue's visibility timeout still applies
+            logger.exception("Could not set the retry delay")
+        raise
+    logger.info("Tenant KCI delivery", extra={"result": result.value, "sequence_number": message.kci.sequenceNumber})
+    return result.value
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

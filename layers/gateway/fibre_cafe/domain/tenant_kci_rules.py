@@ -1,0 +1,96 @@
+"""What a tenant is told, and when (Tenant Updates API 1.14). Pure: builds TenantKci values.
+
+| change                                             | tenant KCI                                               |
+|----------------------------------------------------|----------------------------------------------------------|
+| supplier accepted the cancellation (KCI CANCELLED  | INFORMATIONAL, information.type CANCELLED                |
+| or a synchronous 201): cancellation COMPLETED      |                                                          |
+| supplier rejected it (KCI CANCELLATION_REJECTED or | ACTION_REQUIRED, information.type RESUBMIT, the          |
+| a synchronous 422): cancellation REJECTED          | supplier's reason in ``text``                            |
+| supplier unreachable: cancellation FAILED_TO_SEND  | ERROR, ``error`` {uuid, code SUPPLIER_TIMED_OUT or        |
+|                                                    | SUPPLIER_FAULT (or GATEWAY_FAULT), messages}             |
+| any other supplier KCI applied to the order        | INFORMATIONAL, information.type = the supplier's reason  |
+| a duplicate KCI, a supplier 202 (PENDING)          | nothing (nothing the tenant must act on changed)         |
+
+Every tenant KCI of an order takes the order's next ``tenantKciSequence`` in the same write as
+the change it reports, so sequence numbers are strictly increasing per order and shared by
+supplier-originated and gateway-originated KCIs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fibre_cafe.models.cancellation import CancellationStatus
+from fibre_cafe.models.errors import ErrorBody
+from fibre_cafe.models.kci import SupplierKci
+from fibre_cafe.models.order import Order
+from fibre_cafe.models.records import CancellationRecord
+from fibre_cafe.models.tenant_kci import ENTITY_TYPES, Information, TenantKci, UpdateType
+
+CANCELLATION_SUMMARY_FIELDS = ("id", "orderId", "supplier", "reasonCode", "text", "status", "supplierReference", "conversationId")
+
+
+def cancellation_summary(record: CancellationRecord) -> dict[str, Any]:
+    """What the order snapshot keeps of its latest cancellation, to tell the tenant about it later."""
+    values = record.model_dump(mode="json")
+    return {key: values[key] for key in CANCELLATION_SUMMARY_FIELDS if values.get(key) is not None}
+
+
+def tenant_view_of(summary: dict[str, Any], status: CancellationStatus | None = None) -> dict[str, Any]:
+    view = {key: value for key, value in summary.items() if key != "conversationId"}
+    if status is not None:
+        view["status"] = status.value
+    return view
+
+
+def order_entity(order: Order, cancellation: dict[str, Any] | None) -> dict[str, Any]:
+    """The latest order as the tenant sees it, with the cancellation in question."""
+    entity = dict(order.entity or {})
+    entity.pop("tenant", None)
+    entity.update(id=order.id, status=order.status, supplier=order.supplier)
+    if order.supplierOrderReference:
+        entity.setdefault("supplierOrderReference", order.supplierOrderReference)
+    if cancellation is not None:
+        entity["serviceOrderCancellation"] = cancellation
+    return entity
+
+
+def _kci(order: Order, sequence: int, update_type: UpdateType, information: Information | None,
+         cancellation: dict[str, Any] | None, **extra: Any) -> TenantKci:
+    return TenantKci(
+        id=str(uuid.uuid4()),
+        supplier=order.supplier,
+        sequenceNumber=sequence,
+        updateType=update_type,
+        entityType=ENTITY_TYPES[order.orderType],
+        entity=order_entity(order, cancellation),
+        information=information,
+        **extra,
+    )
+
+
+def for_cancellation_outcome(order: Order, sequence: int, summary: dict[str, Any], status: CancellationStatus,
+                             error: ErrorBody | None, supplier_kci: SupplierKci | None = None,
+                             received_on: str | None = None) -> TenantKci | None:
+    """The tenant KCI for a cancellation reaching COMPLETED, REJECTED or FAILED_TO_SEND (None otherwise)."""
+    view = tenant_view_of(summary, status)
+    stamps: dict[str, Any] = {}
+    if supplier_kci is not None:
+        stamps = {"issuedOn": supplier_kci.issuedOn.isoformat().replace("+00:00", "Z"), "receivedOn": received_on}
+    if status is CancellationStatus.COMPLETED:
+        return _kci(order, sequence, UpdateType.INFORMATIONAL, Information(type="CANCELLED"), view, **stamps)
+    if status is CancellationStatus.REJECTED:
+        reason = "; ".join(error.messages) if error else "The supplier rejected the cancellation"
+        return _kci(order, sequence, UpdateType.ACTION_REQUIRED, Information(type="RESUBMIT", text=reason), view, text=reason, **stamps)
+    if status is CancellationStatus.FAILED_TO_SEND:
+        return _kci(order, sequence, UpdateType.ERROR, Information(type="FAILED_TO_SEND"), view, error=error, **stamps)
+    return None
+
+
+def for_supplier_kci(order: Order, sequence: int, kci: SupplierKci, received_on: str) -> TenantKci:
+    """Relay of a supplier KCI that did not decide a cancellation: INFORMATIONAL with the supplier's reason."""
+    information = Information(type=kci.reasonCode.value, text=kci.text)
+    cancellation = tenant_view_of(order.lastCancellation) if order.openCancellationId and order.lastCancellation else None
+    return _kci(order, sequence, UpdateType.INFORMATIONAL, information, cancellation,
+                issuedOn=kci.issuedOn.isoformat().replace("+00:00", "Z"), receivedOn=received_on, text=kci.text)
