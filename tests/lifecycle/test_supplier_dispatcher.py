@@ -13,6 +13,7 @@ import socket
 import threading
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -26,6 +27,8 @@ from fibre_cafe.models.errors import ErrorCode
 from fibre_cafe.models.kci import KciEnvelope
 from tests.lifecycle.conftest import AwsCallCounter, Context, acknowledge, drain, make_kci
 
+DOCS_EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "docs_examples"
+DOCUMENTED_ERRORS = {(e["code"], tuple(e["messages"])) for e in json.loads((DOCS_EXAMPLES / "error-bodies.json").read_text())}
 ORDER_ID = 123
 SUPPLIER_422_BODY = json.dumps({"uuid": "d48e1fee-095a-478e-b453-858c76254d49", "code": "INVALID_REQUEST",
                                 "messages": ["UPRN 100000001 is not within our coverage area"]})
@@ -45,6 +48,12 @@ def accepted_cancellation(lifecycle, order_id: int = ORDER_ID, *, via_kci: bool 
     body = lifecycle.cancel_ok(order_id, headers=headers)
     assert body["status"] == "RECEIVED_BY_GATEWAY"
     return body["id"]
+
+
+def assert_documented(error, messages: int = 1) -> None:
+    """The error the tenant will see is one the Fibre Cafe documents (tests/fixtures/docs_examples/error-bodies.json)."""
+    assert (error.code.value, tuple(error.messages[:messages])) in DOCUMENTED_ERRORS, error
+    uuid.UUID(error.uuid)
 
 
 def failures(result: dict) -> list[str]:
@@ -69,8 +78,8 @@ def point_dispatcher_at(lifecycle, base_url: str, **timeouts) -> None:
 def test_201_with_supplier_reference_completes_the_cancellation_and_cancels_the_order(lifecycle, supplier_stub):
     cancellation_id = accepted_cancellation(lifecycle, via_kci=True)
     assert lifecycle.order(ORDER_ID).status == "PENDING_CANCELLATION"
-    supplier_stub.answers.append((201, json.dumps({"supplierReference": "A123-1", "id": cancellation_id, "orderId": ORDER_ID,
-                                                   "reasonCode": "CUSTOMER_CHANGED_MIND"}), 0))
+    documented = json.loads((DOCS_EXAMPLES / "supplier-cancel-response-201.json").read_text())
+    supplier_stub.answers.append((201, json.dumps({**documented, "id": cancellation_id, "orderId": ORDER_ID}), 0))
 
     event, result = lifecycle.dispatch()
 
@@ -129,6 +138,7 @@ def test_422_rejects_with_the_suppliers_messages_and_releases_the_order(lifecycl
     assert record.status is CancellationStatus.REJECTED
     assert record.error.code is ErrorCode.INVALID_REQUEST
     assert record.error.messages == ["The supplier API returned the following message: UPRN 100000001 is not within our coverage area"]
+    assert_documented(record.error)
     order = lifecycle.order(ORDER_ID)
     assert order.status == "ACKNOWLEDGED" and order.openCancellationId is None
     # The order is cancellable again.
@@ -148,6 +158,7 @@ def test_supplier_credentials_refused_fail_to_send_at_once(lifecycle, supplier_s
     assert record.status is CancellationStatus.FAILED_TO_SEND
     assert record.error.code is ErrorCode.SUPPLIER_FAULT
     assert record.error.messages == ["The supplier API returned the following message: Not authorised"]
+    assert_documented(record.error)
     assert record.dispatchAttempts == 1
     assert len(supplier_stub.requests) == 1
     assert lifecycle.queued("SupplierRequestsQueue") == 0
@@ -164,6 +175,7 @@ def test_400_from_the_supplier_is_a_gateway_fault_and_not_retried(lifecycle, sup
     assert record.status is CancellationStatus.FAILED_TO_SEND
     assert record.error.code is ErrorCode.GATEWAY_FAULT
     assert record.error.messages[0] == "The gateway sent an invalid request to the supplier"
+    assert_documented(record.error)  # the supplier's own messages follow the documented one
     assert len(supplier_stub.requests) == 1
 
 
@@ -217,6 +229,7 @@ def test_transient_answers_are_retried_with_backoff_then_fail_to_send(lifecycle,
     assert record.status is CancellationStatus.FAILED_TO_SEND
     assert record.error.code is ErrorCode.SUPPLIER_FAULT
     assert record.error.messages == ["An invalid response was received from the supplier"]
+    assert_documented(record.error)
     assert lifecycle.order(ORDER_ID).status == "PENDING_CANCELLATION"  # FAILED_TO_SEND is still open (redrivable)
 
 
@@ -247,6 +260,7 @@ def test_a_supplier_that_does_not_answer_in_time_is_retried_then_timed_out(lifec
     assert record.status is CancellationStatus.FAILED_TO_SEND
     assert record.error.code is ErrorCode.SUPPLIER_TIMED_OUT
     assert record.error.messages == ["The gateway did not receive a timely response from the supplier"]
+    assert_documented(record.error)
 
 
 def test_the_supplier_api_client_has_explicit_connect_and_read_timeouts():
@@ -303,6 +317,8 @@ def test_the_supplier_request_carries_the_tenants_headers_and_the_documented_bod
     assert "x-not-passed" not in headers and "authorization" not in headers
     assert sent["body"] == {"id": cancellation_id, "orderId": ORDER_ID, "reasonCode": "CUSTOMER_CHANGED_MIND",
                             "supplierOrderReference": "FC123"}
+    documented = json.loads((DOCS_EXAMPLES / "supplier-cancel-request.json").read_text())
+    assert set(documented) <= set(sent["body"])  # the documented request's fields, plus supplierOrderReference (domain.md 2)
 
 
 def test_each_supplier_gets_its_own_configured_credentials(lifecycle, supplier_stub):
