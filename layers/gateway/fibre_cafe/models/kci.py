@@ -98,6 +98,9 @@ class SupplierKci(BaseModel):
             raise ValueError("issuedOn must carry a time zone (e.g. 2024-04-10T09:53:39.144Z)")
         if self.reasonCode is KciReasonCode.CANCELLED and not self.problemCode:
             raise ValueError("problemCode is mandatory when reasonCode is CANCELLED")
+        if self.reasonCode is KciReasonCode.CANCELLATION_REJECTED and self.serviceOrderCancellationId is None:
+            # A rejection always answers a tenant's cancellation, for which the id is required (Supplier Updates API).
+            raise ValueError("serviceOrderCancellationId is mandatory when reasonCode is CANCELLATION_REJECTED")
         return self
 
     @property
