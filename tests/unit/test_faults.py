@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -26,6 +27,8 @@ PATH = "/service-order-cancellations"
 EXAMPLE = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
 RETRY = {"X-Request-ID": "retry-me"}
 ENDPOINT = "https://dynamodb.eu-west-2.amazonaws.com"
+# The Powertools logger of every function (POWERTOOLS_SERVICE_NAME); its level depends on which handler configured it first.
+SERVICE_LOGGER = "service-order-cancellations"
 
 
 @pytest.fixture
@@ -158,9 +161,25 @@ def test_timeout_after_the_transaction_committed_is_safe_to_retry(api, order_123
 # ---------------------------------------------------------------------------------------------- non-transient -> 500
 
 
+@contextmanager
+def service_logs_at_info(caplog):
+    """Capture the service's INFO lines. Powertools gives each child logger the level of the environment it was
+    created in, so a suite that imported another handler first may have left some at WARNING."""
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict) if name.startswith(SERVICE_LOGGER)]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+    try:
+        with caplog.at_level(logging.INFO):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def error_log_lines(caplog, uuid: str) -> list[dict]:
     """The service's JSON log lines (Powertools formatter) that carry ``uuid`` as error_uuid."""
-    formatter = logging.getLogger("service-order-cancellations").handlers[0].formatter
+    formatter = logging.getLogger(SERVICE_LOGGER).handlers[0].formatter
     lines = [json.loads(formatter.format(record)) for record in caplog.records if getattr(record, "error_uuid", None) == uuid]
     return lines
 
@@ -171,7 +190,7 @@ def test_non_transient_aws_error_is_500_gateway_fault_and_its_uuid_is_logged(api
     for operation, code in cases:
         with subtests.test(operation=operation, code=code):
             faults.fail(operation, code, times=1)
-            with caplog.at_level(logging.INFO):
+            with service_logs_at_info(caplog):
                 answer = api("POST", PATH, body=EXAMPLE)
             assert_error(answer, 500, "GATEWAY_FAULT")
             assert "Retry-After" not in answer[2]
@@ -188,7 +207,7 @@ def test_missing_credentials_is_500_not_503(api, order_123, faults):
 
 def test_client_errors_log_their_uuid_too(api, caplog):
     """Support finds any error body in the log by its uuid, 4xx included."""
-    with caplog.at_level(logging.INFO):
+    with service_logs_at_info(caplog):
         answer = api("POST", PATH, body={**EXAMPLE, "orderId": 0})
     assert_error(answer, 400, "MALFORMED_REQUEST")
     assert error_log_lines(caplog, answer[1]["uuid"])
@@ -200,7 +219,7 @@ def test_corrupt_order_snapshot_is_a_gateway_fault_not_the_tenants(api, aws_view
         "pk": {"S": "ORDER#123"}, "sk": {"S": "SNAPSHOT"}, "id": {"N": "123"}, "tenant": {"S": "TENANT1"},
         "supplier": {"S": "DUMMY_SUPPLIER"}, "orderType": {"S": "MIGRATE"}, "status": {"S": "ACKNOWLEDGED"},
         "supplierStatus": {"S": "ACKNOWLEDGED"}, "version": {"N": "1"}})
-    with caplog.at_level(logging.INFO):
+    with service_logs_at_info(caplog):
         answer = api("POST", PATH, body=EXAMPLE)
     assert_error(answer, 500, "GATEWAY_FAULT")
     assert error_log_lines(caplog, answer[1]["uuid"])
@@ -239,7 +258,7 @@ def test_send_failure_after_the_write_still_answers_201_and_the_sweeper_forwards
 
 def test_send_failure_is_logged_with_the_cancellation_id(api, order_123, faults, caplog):
     faults.fail("SendMessage", "InternalError", times=1)
-    with caplog.at_level(logging.INFO):
+    with service_logs_at_info(caplog):
         created = assert_created(api("POST", PATH, body=EXAMPLE))
     assert any(getattr(r, "cancellation_id", None) == created["id"] and r.levelno >= logging.WARNING for r in caplog.records)
 
