@@ -9,6 +9,8 @@ from aws_lambda_powertools import Logger
 
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.gateway_store import GatewayStore
+from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.forwarding_sweeper import sweep
 
@@ -17,7 +19,9 @@ logger = Logger()
 
 class Dependencies:
     def __init__(self) -> None:
-        self.table = CancellationsTable(dynamodb_client(), os.environ["CANCELLATIONS_TABLE_NAME"])
+        dynamodb = dynamodb_client()
+        self.table = CancellationsTable(dynamodb, os.environ["CANCELLATIONS_TABLE_NAME"])
+        self.store = GatewayStore(dynamodb, self.table, OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"]))
         self.queue = SupplierRequestsQueue(sqs_client(), os.environ["SUPPLIER_REQUESTS_QUEUE_URL"])
 
 
@@ -26,6 +30,6 @@ deps = Dependencies()
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
-    report = asdict(sweep(deps.table, deps.queue))
+    report = asdict(sweep(deps.table, deps.queue, store=deps.store))
     logger.info("Forwarding sweep done", extra=report)
     return report

@@ -276,7 +276,7 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def documented_responses(success: dict[int, dict], errors: tuple[int, ...] = (400, 401, 403, 422, 500, 503)) -> dict[int, dict]:
+def documented_responses(success: dict[int, dict], errors: tuple[int, ...] = (400, 401, 403, 413, 422, 500, 503)) -> dict[int, dict]:
     """OpenAPI ``responses`` for a route: its success answers plus the contract's error bodies."""
     responses = dict(success)
     for status in errors:

@@ -103,12 +103,6 @@ class CancellationsTable:
             expected_version=record.version,
         )
 
-    def mark_failed_to_send(self, record: CancellationRecord, error: ErrorBody, now: str) -> CancellationRecord:
-        return self.replace(
-            record.model_copy(update={"status": CancellationStatus.FAILED_TO_SEND, "error": error, "updatedAt": now}),
-            expected_version=record.version,
-        )
-
     def kci_decision_update(self, *, cancellation_id: int, order_id: int, status: CancellationStatus, sequence_number: int,
                             kci_id: str, error: ErrorBody | None, now: str) -> dict[str, Any]:
         """TransactWriteItems entry: a KCI decides a cancellation (see domain/kci_rules.py).

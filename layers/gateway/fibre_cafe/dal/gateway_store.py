@@ -13,11 +13,13 @@ from fibre_cafe.dal.aws_errors import cancellation_reason_codes, error_code
 from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
 from fibre_cafe.dal.keys import order_key, request_key
 from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.domain.errors import DependencyUnavailable
 from fibre_cafe.domain.kci_rules import KciPlan
-from fibre_cafe.models.cancellation import CancellationStatus
+from fibre_cafe.domain.tenant_kci_rules import cancellation_summary
 from fibre_cafe.models.order import Order
 from fibre_cafe.models.records import CancellationRecord, StoredResponse
+from fibre_cafe.models.tenant_kci import TenantKciMessage
 
 
 class RequestAlreadyRecorded(Exception):
@@ -45,6 +47,7 @@ class GatewayStore:
         self.client = client
         self.cancellations = cancellations
         self.orders = orders
+        self.outbox = TenantKciOutbox(client, orders.name)
 
     def read_order_and_request(self, order_id: int, tenant: str, request_id: str) -> tuple[Order | None, StoredResponse | None]:
         request_items = {
@@ -82,7 +85,7 @@ class GatewayStore:
                     "ExpressionAttributeValues": {":now": {"N": str(now_epoch)}},
                 }
             },
-            self.orders.open_cancellation_update(order, record.id, record.createdAt),
+            self.orders.open_cancellation_update(order, record.id, cancellation_summary(record), record.createdAt),
         ]
         try:
             self.client.transact_write_items(TransactItems=items)
@@ -100,8 +103,9 @@ class GatewayStore:
             raise
 
 
-    def apply_kci(self, plan: KciPlan, history_entry: dict, now: str) -> None:
-        """One TransactWriteItems: the KCI's history item, the order snapshot and (if any) the cancellation."""
+    def apply_kci(self, plan: KciPlan, history_entry: dict, now: str, tenant_update: TenantKciMessage | None = None) -> None:
+        """One TransactWriteItems: the KCI's history item, the order snapshot, the cancellation (if the KCI
+        decides one) and the tenant KCI reporting it (the outbox item)."""
         items = [
             self.orders.history_put(plan.order_after.id, history_entry),
             self.orders.snapshot_put(plan.order_after, plan.order_before.version if plan.order_before else None),
@@ -114,6 +118,8 @@ class GatewayStore:
                     sequence_number=effect.sequence_number, kci_id=effect.kci_id, error=effect.error, now=now,
                 )
             )
+        if tenant_update is not None:
+            items.append(self.outbox.put(tenant_update, now))
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -124,29 +130,34 @@ class GatewayStore:
                 raise DuplicateKci() from exc
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise OrderChanged() from exc
-            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+            if effect is not None and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
                 raise CancellationNotMovable() from exc
             if "TransactionConflict" in reasons:
                 raise WriteConflict() from exc
             raise
 
-    def record_supplier_decision(self, record: CancellationRecord, expected_version: int, now: str) -> CancellationRecord:
-        """Store a terminal answer from the supplier and release the order, in one transaction.
+    def record_outcome(self, record: CancellationRecord, expected_version: int, order_after: Order | None,
+                       tenant_update: TenantKciMessage | None, now: str) -> CancellationRecord:
+        """Store a cancellation's new state with its order and the tenant KCI reporting it, in one transaction.
 
-        The order is only touched if this cancellation is still its open one.
+        ``order_after`` must come from the order as read (its ``version`` is one more than the stored one).
+        Raises StaleRecord if the cancellation changed, OrderChanged if the order did (read it again).
         """
         updated = record.model_copy(update={"version": expected_version + 1})
-        put = {
+        items: list[dict] = [{
             "Put": {
                 "TableName": self.cancellations.name,
                 "Item": self.cancellations.cancellation_item(updated),
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
-        }
-        close = self.orders.close_cancellation_update(record.orderId, record.id, record.status is CancellationStatus.COMPLETED, now)
+        }]
+        if order_after is not None:
+            items.append(self.orders.snapshot_put(order_after, order_after.version - 1))
+            if tenant_update is not None:
+                items.append(self.outbox.put(tenant_update, now))
         try:
-            self.client.transact_write_items(TransactItems=[put, close])
+            self.client.transact_write_items(TransactItems=items)
             return updated
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
@@ -154,9 +165,8 @@ class GatewayStore:
             reasons = cancellation_reason_codes(exc)
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 raise StaleRecord(f"cancellation {record.id} changed since version {expected_version}") from exc
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                # The order no longer has this cancellation open: store the cancellation alone.
-                return self.cancellations.replace(record, expected_version)
+            if "ConditionalCheckFailed" in reasons[1:]:
+                raise OrderChanged() from exc
             if "TransactionConflict" in reasons:
                 raise WriteConflict() from exc
             raise

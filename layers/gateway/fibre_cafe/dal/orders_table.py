@@ -73,45 +73,24 @@ class OrdersTable:
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise OrderExists(f"order {order.id} already exists") from exc
 
-    def open_cancellation_update(self, order: Order, cancellation_id: int, now: str) -> dict[str, Any]:
+    def open_cancellation_update(self, order: Order, cancellation_id: int, summary: dict[str, Any], now: str) -> dict[str, Any]:
         """TransactWriteItems entry: mark the order PENDING_CANCELLATION, if unchanged since read."""
         return {
             "Update": {
                 "TableName": self.name,
                 "Key": order_key(order.id),
-                "UpdateExpression": "SET #status = :pending, openCancellationId = :cid, lastCancellationId = :cid, #version = :next, updatedAt = :now",
+                "UpdateExpression": "SET #status = :pending, openCancellationId = :cid, lastCancellationId = :cid, lastCancellation = :summary, "
+                                    "#version = :next, updatedAt = :now",
                 "ConditionExpression": "#version = :read AND tenant = :tenant AND attribute_not_exists(openCancellationId)",
                 "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
                 "ExpressionAttributeValues": {
                     ":pending": to_value(OrderStatus.PENDING_CANCELLATION.value),
                     ":cid": to_value(cancellation_id),
+                    ":summary": to_value(summary),
                     ":next": to_value(order.version + 1),
                     ":read": to_value(order.version),
                     ":tenant": to_value(order.tenant),
                     ":now": to_value(now),
                 },
-            }
-        }
-
-    def close_cancellation_update(self, order_id: int, cancellation_id: int, completed: bool, now: str) -> dict[str, Any]:
-        """TransactWriteItems entry: the supplier decided the order's open cancellation.
-
-        Completed: the order is CANCELLED. Rejected: the order shows the supplier's status again.
-        Only if that cancellation is still the open one.
-        """
-        values: dict[str, Any] = {":cid": to_value(cancellation_id), ":one": to_value(1), ":now": to_value(now)}
-        if completed:
-            set_status = "#status = :cancelled, supplierStatus = :cancelled"
-            values[":cancelled"] = to_value(OrderStatus.CANCELLED.value)
-        else:
-            set_status = "#status = supplierStatus"
-        return {
-            "Update": {
-                "TableName": self.name,
-                "Key": order_key(order_id),
-                "UpdateExpression": f"SET {set_status}, #version = #version + :one, updatedAt = :now REMOVE openCancellationId",
-                "ConditionExpression": "openCancellationId = :cid",
-                "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
-                "ExpressionAttributeValues": values,
             }
         }

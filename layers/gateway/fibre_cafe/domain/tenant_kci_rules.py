@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from fibre_cafe.clock import iso
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody
 from fibre_cafe.models.kci import SupplierKci
@@ -77,7 +78,7 @@ def for_cancellation_outcome(order: Order, sequence: int, summary: dict[str, Any
     view = tenant_view_of(summary, status)
     stamps: dict[str, Any] = {}
     if supplier_kci is not None:
-        stamps = {"issuedOn": supplier_kci.issuedOn.isoformat().replace("+00:00", "Z"), "receivedOn": received_on}
+        stamps = {"issuedOn": iso(supplier_kci.issuedOn), "receivedOn": received_on}
     if status is CancellationStatus.COMPLETED:
         return _kci(order, sequence, UpdateType.INFORMATIONAL, Information(type="CANCELLED"), view, **stamps)
     if status is CancellationStatus.REJECTED:
@@ -93,4 +94,4 @@ def for_supplier_kci(order: Order, sequence: int, kci: SupplierKci, received_on:
     information = Information(type=kci.reasonCode.value, text=kci.text)
     cancellation = tenant_view_of(order.lastCancellation) if order.openCancellationId and order.lastCancellation else None
     return _kci(order, sequence, UpdateType.INFORMATIONAL, information, cancellation,
-                issuedOn=kci.issuedOn.isoformat().replace("+00:00", "Z"), receivedOn=received_on, text=kci.text)
+                issuedOn=iso(kci.issuedOn), receivedOn=received_on, text=kci.text)

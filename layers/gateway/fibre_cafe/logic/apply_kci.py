@@ -18,7 +18,8 @@ from aws_lambda_powertools import Logger
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.gateway_store import CancellationNotMovable, DuplicateKci, GatewayStore, OrderChanged, WriteConflict
 from fibre_cafe.domain.errors import DependencyUnavailable
-from fibre_cafe.domain.kci_rules import CancellationEffect, KciNotApplicableYet, KciRejected, plan_kci
+from fibre_cafe.domain import cancellation_outcomes
+from fibre_cafe.domain.kci_rules import CancellationEffect, KciNotApplicableYet, KciPlan, KciRejected, plan_kci
 from fibre_cafe.models.kci import KciEnvelope, SupplierKci
 
 logger = Logger(child=True)
@@ -49,11 +50,11 @@ class ApplyKci:
             now = iso(self.clock())
             try:
                 try:
-                    self.store.apply_kci(plan, self._history_entry(kci, envelope, plan.effect), now)
+                    self._apply(plan, kci, envelope, now)
                 except CancellationNotMovable:
                     self._explain_refusal(plan.effect)
                     plan = plan.without_effect()
-                    self.store.apply_kci(plan, self._history_entry(kci, envelope, None), now)
+                    self._apply(plan, kci, envelope, now)
             except DuplicateKci:
                 logger.info("Duplicate KCI ignored", extra={"kci_id": str(kci.id), "order_id": kci.order.id})
                 return KciOutcome(str(kci.id), kci.order.id, duplicate=True, effect=None)
@@ -62,6 +63,11 @@ class ApplyKci:
                 continue
             return KciOutcome(str(kci.id), kci.order.id, duplicate=False, effect=plan.effect)
         raise DependencyUnavailable(f"order {kci.order.id} kept changing while applying KCI {kci.id}")
+
+    def _apply(self, plan: KciPlan, kci: SupplierKci, envelope: KciEnvelope, now: str) -> None:
+        """Apply the plan together with the tenant KCI that reports it (domain/cancellation_outcomes.py)."""
+        plan, tenant_update = cancellation_outcomes.with_tenant_update(plan, envelope.receivedOn, envelope.conversationId)
+        self.store.apply_kci(plan, self._history_entry(kci, envelope, plan.effect), now, tenant_update)
 
     def _explain_refusal(self, effect: CancellationEffect | None) -> None:
         """The cancellation update was refused: unknown id (retry later), another order's (never), or decided (fine)."""

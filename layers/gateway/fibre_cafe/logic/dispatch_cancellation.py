@@ -29,6 +29,7 @@ from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.cancellations_table import StaleRecord
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.supplier_api import SupplierApi
+from fibre_cafe.logic.record_outcome import store_outcome
 from fibre_cafe.domain import cancellation_state_machine
 from fibre_cafe.domain.supplier_answers import AnswerKind, SupplierAnswer
 from fibre_cafe.models.cancellation import CancellationStatus
@@ -126,12 +127,9 @@ class DispatchCancellation:
                 decided = record.model_copy(update={
                     **base, "status": target, "error": error,
                     "supplierReference": answer.supplier_reference or record.supplierReference,
+                    "decidedBy": None if target is CancellationStatus.PENDING else "SUPPLIER_RESPONSE",
                 })
-                if target is CancellationStatus.PENDING:
-                    self.store.cancellations.replace(decided, record.version)
-                else:
-                    decided = decided.model_copy(update={"decidedBy": "SUPPLIER_RESPONSE"})
-                    self.store.record_supplier_decision(decided, record.version, now)
+                self._store_outcome(decided, record.version, now)
                 return DispatchResult(target.value)
 
             if answer.kind is AnswerKind.TRANSIENT and record.dispatchAttempts < self.settings.max_attempts:
@@ -144,7 +142,7 @@ class DispatchCancellation:
             failed = record.model_copy(update={**base, "status": CancellationStatus.FAILED_TO_SEND, "error": error})
             if record.status is not CancellationStatus.FAILED_TO_SEND:
                 cancellation_state_machine.transition(record.status, CancellationStatus.FAILED_TO_SEND)
-            self.store.cancellations.replace(failed, record.version)
+            self._store_outcome(failed, record.version, now)
             logger.error("Cancellation FAILED_TO_SEND", extra={"cancellation_id": record.id, "error_uuid": error.uuid, "error_code": error.code.value})
             return DispatchResult.FAILED_TO_SEND
         except StaleRecord:
@@ -153,3 +151,6 @@ class DispatchCancellation:
             logger.info("Cancellation changed during the supplier call; keeping the stored answer",
                         extra={"cancellation_id": record.id, "status": current.status.value if current else None})
             return DispatchResult.ALREADY_ANSWERED
+
+    def _store_outcome(self, record: CancellationRecord, expected_version: int, now: str) -> None:
+        store_outcome(self.store, record, expected_version, now)

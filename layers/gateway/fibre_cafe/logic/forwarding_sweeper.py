@@ -21,8 +21,10 @@ from aws_lambda_powertools import Logger
 
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
+from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.domain import cancellation_state_machine
+from fibre_cafe.logic.record_outcome import store_outcome
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody, ErrorCode
 
@@ -45,7 +47,9 @@ def sweep(
     quiet_period: timedelta = DEFAULT_QUIET_PERIOD,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     clock=utc_now,
+    store: GatewayStore | None = None,
 ) -> SweepReport:
+    """One sweep. With ``store``, a cancellation given up on is recorded with its order and the tenant's ERROR KCI."""
     report = SweepReport()
     now = clock()
     quiet_since = iso(now - quiet_period)
@@ -62,7 +66,11 @@ def sweep(
                     ErrorCode.GATEWAY_FAULT,
                     [f"The gateway could not forward the cancellation to the supplier after {record.forwardAttempts} attempts"],
                 )
-                table.mark_failed_to_send(record, error, iso(now))
+                failed = record.model_copy(update={"status": CancellationStatus.FAILED_TO_SEND, "error": error, "updatedAt": iso(now)})
+                if store is not None:
+                    store_outcome(store, failed, record.version, iso(now))  # with its order and the tenant's ERROR KCI
+                else:
+                    table.replace(failed, expected_version=record.version)
                 logger.error("Cancellation marked FAILED_TO_SEND by the sweeper", extra={"cancellation_id": record.id, "error_uuid": error.uuid})
                 report.failed_to_send.append(record.id)
                 continue
