@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import time
+
 from botocore.exceptions import ClientError
 
 from fibre_cafe.dal.aws_errors import cancellation_reason_codes, error_code
@@ -55,7 +57,9 @@ class GatewayStore:
             self.cancellations.name: {"Keys": [request_key(tenant, request_id)], "ConsistentRead": True},
         }
         order = stored = None
-        for _attempt in range(3):
+        for attempt in range(3):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)  # unprocessed keys mean throttling: back off before asking again
             answer = self.client.batch_get_item(RequestItems=request_items)
             responses = answer.get("Responses", {})
             for item in responses.get(self.orders.name, []):
