@@ -19,12 +19,15 @@ from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.logic.apply_kci import ApplyKci
 from fibre_cafe.models.kci import KciEnvelope
+from fibre_cafe.observability import count
 
 logger = Logger()
 # A batch whose every record failed is reported like any other (all in batchItemFailures), not
 # raised: the queue retries exactly the same records either way, and a transient supplier answer
 # or a poison record alone in its batch is not a function error (no Lambda Errors alarm).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# The KCI queue's maxReceiveCount (template.yaml): a failure on that receive sends the KCI to the DLQ.
+MAX_RECEIVE_COUNT = int(os.environ.get("KCI_MAX_RECEIVE_COUNT", "5"))
 
 
 class Dependencies:
@@ -43,9 +46,13 @@ def record_handler(record: SQSRecord) -> dict:
     try:
         outcome = deps.apply_kci(envelope)
     except Exception:
-        logger.exception("KCI not applied; the queue will retry it", extra={"message_id": record.message_id,
-                         "receive_count": record.attributes.approximate_receive_count})
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        last_try = receive_count >= MAX_RECEIVE_COUNT
+        count("KcisDeadLettered" if last_try else "KcisFailed")
+        logger.exception("KCI not applied; " + ("it goes to the dead-letter queue" if last_try else "the queue will retry it"),
+                         extra={"message_id": record.message_id, "receive_count": receive_count})
         raise
+    count("KcisIgnored" if outcome.duplicate else "KcisApplied")
     logger.info("KCI applied", extra={"kci_id": outcome.kci_id, "order_id": outcome.order_id, "duplicate": outcome.duplicate,
                 "cancellation_id": outcome.effect.cancellation_id if outcome.effect else None})
     return {"kciId": outcome.kci_id, "duplicate": outcome.duplicate}

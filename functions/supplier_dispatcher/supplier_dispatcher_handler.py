@@ -21,6 +21,7 @@ from fibre_cafe.dal.supplier_api import SupplierApi
 from fibre_cafe.dal.supplier_directory import SupplierDirectory
 from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation, DispatchSettings, RetryLater
 from fibre_cafe.models.records import SupplierRequestMessage
+from fibre_cafe.observability import count
 
 logger = Logger()
 # A batch whose every record failed is reported like any other (all in batchItemFailures), not
@@ -54,8 +55,11 @@ def record_handler(record: SQSRecord) -> str:
     logger.append_keys(cancellation_id=message.cancellationId, x_request_id=message.requestId,
                        x_conversation_id=message.conversationId, tenant=message.tenant, supplier=message.supplier)
     try:
-        return deps.dispatch(message).value
+        outcome = deps.dispatch(message).value
+        count("SupplierOutcomes", outcome=outcome)
+        return outcome
     except RetryLater as retry:
+        count("SupplierOutcomes", outcome="RETRY")
         logger.warning("Supplier call to be retried", extra={"reason": str(retry), "delay_seconds": retry.delay_seconds})
         try:
             deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle,

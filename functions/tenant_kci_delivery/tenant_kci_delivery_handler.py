@@ -17,6 +17,7 @@ from fibre_cafe.dal.partner_directory import PartnerDirectory, environment_loade
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.logic.deliver_tenant_kci import DeliverTenantKci, DeliverySettings, RetryDelivery
 from fibre_cafe.models.tenant_kci import TenantKciMessage
+from fibre_cafe.observability import count
 
 logger = Logger()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -44,6 +45,7 @@ def record_handler(record: SQSRecord) -> str:
     try:
         result = deps.deliver(message)
     except RetryDelivery as retry:
+        count("TenantKcis", result="RETRY")
         logger.warning("Tenant KCI delivery to be retried", extra={"reason": str(retry), "delay_seconds": retry.delay_seconds})
         try:
             deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle,
@@ -51,6 +53,7 @@ def record_handler(record: SQSRecord) -> str:
         except Exception:  # noqa: BLE001 - the queue's visibility timeout still applies
             logger.exception("Could not set the retry delay")
         raise
+    count("TenantKcis", result=result.value)
     logger.info("Tenant KCI delivery", extra={"result": result.value, "sequence_number": message.kci.sequenceNumber})
     return result.value
 

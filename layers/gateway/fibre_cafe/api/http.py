@@ -29,6 +29,7 @@ from fibre_cafe.api.identity import Forbidden, NotAuthenticated, PrincipalType, 
 from fibre_cafe.dal.aws_errors import is_transient
 from fibre_cafe.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
 from fibre_cafe.models.errors import ErrorBody, ErrorCode
+from fibre_cafe.observability import count
 
 logger = Logger(child=True)
 
@@ -44,6 +45,7 @@ TRACE_HEADER_RULES = {"X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TR
 
 def error_response(status: int, code: ErrorCode, messages: list[str], headers: Mapping[str, str] | None = None) -> Response:
     body = ErrorBody.new(code, messages)
+    count("GatewayFaults" if status >= 500 else "RequestsRefused", code=code.value)
     log = logger.error if status >= 500 else logger.info
     log("Request answered with an error", extra={"status": status, "error_uuid": body.uuid, "error_code": code.value, "error_messages": messages})
     return Response(

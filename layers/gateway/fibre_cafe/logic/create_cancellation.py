@@ -30,6 +30,7 @@ from fibre_cafe.domain.order_rules import check_cancellable
 from fibre_cafe.logic import idempotency
 from fibre_cafe.models.cancellation import ServiceOrderCancellationRequest
 from fibre_cafe.models.records import CancellationRecord, StoredResponse
+from fibre_cafe.observability import count
 
 logger = Logger(child=True)
 
@@ -81,6 +82,7 @@ class CreateCancellation:
                 time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
                 continue
             self._forward(record)
+            count("CancellationsAccepted", reasonCode=record.reasonCode.value)
             return response
         raise DependencyUnavailable("The order is being updated concurrently - please retry", retry_after_seconds=1)
 
