@@ -1,0 +1,365 @@
+"""Replay event files against the handlers in-process, the local stack, or a deployed API.
+
+    python -m tools.replay events/tenant_api/*.json                       # in-process (the Docker-free sam local invoke)
+    python -m tools.replay --target local events/tenant_api/post-valid.json   # the running `make run` stack over HTTP
+    python -m tools.replay --target https://abc.execute-api.eu-west-2.amazonaws.com/dev \\
+        --token-url https://<domain>.auth.eu-west-2.amazoncognito.com/oauth2/token \\
+        --client-id ... --client-secret ... recorded.jsonl                 # a deployed stack
+    python -m tools.replay --function TenantApiFunction events/...        # name the function as the template does
+
+Files: a JSON document or JSON lines (``.jsonl``: recorded production traffic), each entry one of
+an API Gateway REST proxy event (``httpMethod``), an SQS event (``Records`` from ``aws:sqs``), a
+DynamoDB stream event, a scheduled event (``detail-type``), or a bare request body (a JSON object
+POSTed to ``--path``, default /service-order-cancellations, with fresh trace headers).
+
+An answer is *unexpected* when it is a 5xx, a transport error, a handler exception, an SQS batch
+with failures, or differs from the expectation for that file (``expected.json`` beside the files,
+as in events/tenant_api/, or ``--expect-status``). The command prints progress on long runs, a
+summary (sent, succeeded, failed by status), writes each response with ``--out DIR``, and exits 1
+when anything was unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+DEFAULT_PATH = "/service-order-cancellations"
+LOCAL_URL = "http://127.0.0.1:3000"
+LOCAL_MOTO_URL = "http://127.0.0.1:4566"
+
+
+@dataclass
+class Replay:
+    source: str  # file[:line]
+    event: Any
+    expected_status: int | None = None
+    expected_code: str | None = None
+
+
+@dataclass
+class Outcome:
+    status: int | str  # HTTP status, or "OK"/"BATCH_FAILURES"/"ERROR" for non-HTTP events
+    body: Any
+    unexpected: str | None = None
+
+
+@dataclass
+class Summary:
+    sent: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    unexpected: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ reading files
+
+def _kind(event: Any) -> str:
+    if isinstance(event, dict):
+        if "httpMethod" in event:
+            return "api"
+        records = event.get("Records")
+        if isinstance(records, list) and records:
+            source = records[0].get("eventSource") or records[0].get("EventSource")
+            return {"aws:sqs": "sqs", "aws:dynamodb": "stream"}.get(source, "unknown")
+        if "detail-type" in event:
+            return "scheduled"
+    return "body"
+
+
+def _ordered(paths: list[Path]) -> list[Path]:
+    """Files in the given order, except that a file runs after the files its expected.json entry names in ``after``."""
+    ordered: list[Path] = []
+
+    def place(path: Path, seen: tuple[Path, ...] = ()) -> None:
+        if path in ordered or path in seen:
+            return
+        expected_file = path.parent / "expected.json"
+        if expected_file.exists():
+            for name in json.loads(expected_file.read_text()).get(path.name, {}).get("after", []):
+                dependency = path.parent / name
+                if dependency in paths:
+                    place(dependency, (*seen, path))
+        ordered.append(path)
+
+    for path in paths:
+        place(path)
+    return ordered
+
+
+def read_replays(paths: list[Path], expect_status: int | None) -> Iterator[Replay]:
+    for path in _ordered(paths):
+        expectations = {}
+        expected_file = path.parent / "expected.json"
+        if expected_file.exists() and path.name != "expected.json":
+            expectations = json.loads(expected_file.read_text())
+        if path.name in ("expected.json", "env.json"):
+            continue
+        expected = expectations.get(path.name, {})
+        status = expect_status if expect_status is not None else expected.get("status")
+        if path.suffix == ".jsonl":
+            for number, line in enumerate(path.read_text().splitlines(), start=1):
+                if line.strip():
+                    yield Replay(f"{path}:{number}", json.loads(line), status, expected.get("code"))
+        else:
+            yield Replay(str(path), json.loads(path.read_text()), status, expected.get("code"))
+
+
+def _bare_body_event(body: Any, path: str) -> dict:
+    from local_stack.proxy_events import proxy_event
+
+    return proxy_event("POST", path, headers={"Content-Type": "application/json", "X-Request-ID": str(uuid.uuid4()),
+                                              "X-Conversation-ID": str(uuid.uuid4())}, body=json.dumps(body))
+
+
+# ------------------------------------------------------------------ targets
+
+class InProcessTarget:
+    """The template's functions, in this process, against a fresh local stack (moto on loopback, demo orders)."""
+
+    def __init__(self, function: str | None, client_id: str | None, verbose: bool = False):
+        from local_stack.stack import LocalStack
+        from local_stack.template import load_template, resources_of_type
+
+        self.function = function
+        self.client_id = client_id
+        self.verbose = verbose
+        quiet = {} if verbose else {"POWERTOOLS_LOG_LEVEL": "WARNING"}
+        functions = [name for name, res in resources_of_type(load_template(), "AWS::Serverless::Function").items()
+                     if res["Properties"].get("Events")]  # the functions the local stack runs
+        self.stack = LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False,
+                                function_env={name: quiet for name in functions}).start()
+
+    def close(self) -> None:
+        self.stack.stop()
+
+    def _function_for(self, replay_kind: str, event: dict) -> str:
+        if self.function:
+            return self.function
+        if replay_kind == "api":
+            from local_stack.proxy_events import match_route
+
+            for route in self.stack.routes:
+                if route.method == event["httpMethod"].upper() and (
+                        route.path == event.get("resource") or match_route(route.path, event.get("path", "")) is not None):
+                    return route.function
+            raise LookupError(f"no route for {event['httpMethod']} {event.get('path')}")
+        if replay_kind == "sqs":
+            queue = event["Records"][0]["eventSourceARN"].rsplit(":", 1)[-1]
+            for source in self.stack.sqs_sources:
+                if queue.split("-", 1)[-1].removesuffix(".fifo") == source.queue:  # <prefix>-<LogicalId>[.fifo]
+                    return source.function
+            raise LookupError(f"no function reads queue {queue}")
+        if replay_kind == "stream":
+            return self.stack.stream_sources[0].function
+        if replay_kind == "scheduled":
+            return self.stack.schedules[0][0].function
+        raise LookupError("cannot tell which function this event is for: pass --function")
+
+    def send(self, replay: Replay, path: str) -> Outcome:
+        event = replay.event
+        kind = _kind(event)
+        if kind == "body":
+            event, kind = _bare_body_event(event, path), "api"
+        if kind == "api" and self.client_id:
+            from local_stack.proxy_events import claims_for
+
+            event = {**event, "requestContext": {**event.get("requestContext", {}), "authorizer": {"claims": claims_for(self.client_id)}}}
+        function = self.stack.functions[self._function_for(kind, event)]
+        try:
+            with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):  # metric lines
+                answer = function.invoke(event)
+        except Exception as exc:  # noqa: BLE001 - a handler exception is what Lambda would report
+            return Outcome("ERROR", {"errorType": type(exc).__name__, "errorMessage": str(exc)}, f"handler raised {type(exc).__name__}")
+        if kind == "api":
+            body = answer.get("body")
+            try:
+                parsed = json.loads(body) if body else None
+            except ValueError:
+                parsed = body
+            return Outcome(int(answer["statusCode"]), parsed)
+        failures = (answer or {}).get("batchItemFailures") if isinstance(answer, dict) else None
+        if failures:
+            return Outcome("BATCH_FAILURES", answer, f"{len(failures)} record(s) failed")
+        return Outcome("OK", answer)
+
+
+class HttpTarget:
+    """The local stack (``local``) or a deployed stage over HTTP(S); SQS events go to the local stack's queues."""
+
+    def __init__(self, base_url: str, token: str | None, token_url: str | None, client_id: str | None, client_secret: str | None,
+                 moto_url: str | None, timeout: float):
+        import requests
+
+        self.requests = requests
+        self.session = requests.Session()
+        self.base_url = base_url.rstrip("/")
+        self.static_token = token
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.moto_url = moto_url
+        self.timeout = timeout
+        self._tokens: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _token(self, supplier_route: bool) -> str | None:
+        if self.static_token:
+            return self.static_token
+        if self.token_url:
+            client, secret = self.client_id, self.client_secret
+            url = self.token_url
+        elif self.moto_url:  # the local stack's development clients
+            client = self.client_id or ("DUMMY_SUPPLIER" if supplier_route else "TENANT1")
+            secret = self.client_secret or "local-dev-secret"
+            kind = "supplier" if client in ("DUMMY_SUPPLIER", "FIBRECO") else "tenant"
+            url = f"{self.base_url}/auth/{kind}/access-token"
+        else:
+            return None
+        if client not in self._tokens:
+            answer = self.session.post(url, data={"grant_type": "client_credentials"}, auth=(client, secret), timeout=self.timeout)
+            answer.raise_for_status()
+            self._tokens[client] = answer.json()["access_token"]
+        return self._tokens[client]
+
+    def send(self, replay: Replay, path: str) -> Outcome:
+        event = replay.event
+        kind = _kind(event)
+        if kind == "body":
+            event, kind = _bare_body_event(event, path), "api"
+        if kind == "sqs":
+            return self._to_queue(event)
+        if kind != "api":
+            return Outcome("SKIPPED", None, f"a {kind} event cannot be sent over HTTP")
+        headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() not in ("host", "content-length")}
+        if not any(k.lower() == "authorization" for k in headers):
+            token = self._token(event["path"].startswith("/kcis"))
+            if token and (event.get("requestContext") or {}).get("authorizer"):
+                headers["Authorization"] = f"Bearer {token}"
+        body = event.get("body")
+        if body is not None and event.get("isBase64Encoded"):
+            import base64
+
+            body = base64.b64decode(body)
+        try:
+            answer = self.session.request(event["httpMethod"], self.base_url + event["path"], headers=headers,
+                                          params=event.get("queryStringParameters") or None, data=body, timeout=self.timeout)
+        except self.requests.RequestException as exc:
+            return Outcome("ERROR", {"error": str(exc)}, f"transport error {type(exc).__name__}")
+        try:
+            parsed = answer.json() if answer.content else None
+        except ValueError:
+            parsed = answer.text
+        return Outcome(answer.status_code, parsed)
+
+    def _to_queue(self, event: dict) -> Outcome:
+        if not self.moto_url:
+            return Outcome("SKIPPED", None, "SQS events are replayed only against the local stack")
+        import boto3
+
+        sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name="eu-west-2", aws_access_key_id="local",
+                           aws_secret_access_key="local")
+        queue_name = event["Records"][0]["eventSourceARN"].rsplit(":", 1)[-1]
+        names = [url.rsplit("/", 1)[-1] for url in sqs.list_queues().get("QueueUrls", [])]
+        logical_id = queue_name.split("-", 1)[-1]  # events name queues <prefix>-<LogicalId>[.fifo]
+        match = next((name for name in names if name.split("-", 1)[-1] == logical_id), None)
+        if match is None:
+            return Outcome("ERROR", None, f"no local queue like {queue_name}")
+        url = sqs.get_queue_url(QueueName=match)["QueueUrl"]
+        for record in event["Records"]:
+            extra = {}
+            if match.endswith(".fifo"):
+                attributes = record.get("attributes") or {}
+                extra = {"MessageGroupId": attributes.get("MessageGroupId", "replay"),
+                         "MessageDeduplicationId": attributes.get("MessageDeduplicationId", str(uuid.uuid4()))}
+            sqs.send_message(QueueUrl=url, MessageBody=record["body"], **extra)
+        return Outcome("OK", {"queued": len(event["Records"]), "queue": match})
+
+
+# ------------------------------------------------------------------ running
+
+def judge(replay: Replay, outcome: Outcome) -> str | None:
+    if outcome.unexpected:
+        return outcome.unexpected
+    if isinstance(outcome.status, int):
+        if replay.expected_status is not None and outcome.status != replay.expected_status:
+            return f"status {outcome.status}, expected {replay.expected_status}"
+        if replay.expected_code and (not isinstance(outcome.body, dict) or outcome.body.get("code") != replay.expected_code):
+            return f"code {outcome.body.get('code') if isinstance(outcome.body, dict) else None}, expected {replay.expected_code}"
+        if replay.expected_status is None and outcome.status >= 500:
+            return f"status {outcome.status}"
+    return None
+
+
+def run(replays: list[Replay], target, path: str, out: Path | None, progress_every: int, stream=sys.stderr) -> Summary:
+    summary = Summary()
+    started = time.monotonic()
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    for index, replay in enumerate(replays, start=1):
+        outcome = target.send(replay, path)
+        summary.sent += 1
+        summary.by_status[str(outcome.status)] += 1
+        problem = judge(replay, outcome)
+        if problem:
+            summary.unexpected.append(f"{replay.source}: {problem}")
+        if out:
+            name = replay.source.replace("/", "_").replace(":", "_")
+            (out / f"{index:06d}-{name}.json").write_text(json.dumps({"source": replay.source, "status": outcome.status,
+                                                                       "body": outcome.body, "unexpected": problem}, indent=2))
+        if progress_every and (index % progress_every == 0 or index == len(replays)):
+            rate = index / max(time.monotonic() - started, 1e-9)
+            print(f"\r{index}/{len(replays)} sent, {len(summary.unexpected)} unexpected, {rate:.0f}/s", end="", file=stream, flush=True)
+    if progress_every:
+        print(file=stream)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.replay", description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--target", default="in-process", help="in-process (default), local, or a base URL")
+    parser.add_argument("--function", help="template logical id to invoke in-process (default: by route or queue)")
+    parser.add_argument("--path", default=DEFAULT_PATH, help="route for bare request bodies")
+    parser.add_argument("--token", help="bearer token to send (HTTP targets)")
+    parser.add_argument("--token-url", help="OAuth2 token endpoint (client credentials) for a deployed stack")
+    parser.add_argument("--client-id", help="client id for the token (local: a development client, e.g. TENANT2)")
+    parser.add_argument("--client-secret")
+    parser.add_argument("--moto-url", default=None, help=f"the local stack's moto server for SQS replays (default {LOCAL_MOTO_URL} with --target local)")
+    parser.add_argument("--expect-status", type=int, help="the status every replay should get")
+    parser.add_argument("--out", type=Path, help="write each response to this folder")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument("--verbose", action="store_true", help="in-process: show the functions' INFO logs and metrics")
+    args = parser.parse_args(argv)
+
+    replays = list(read_replays(args.files, args.expect_status))
+    if args.target == "in-process":
+        target = InProcessTarget(args.function, args.client_id, args.verbose)
+    else:
+        base = LOCAL_URL if args.target == "local" else args.target
+        moto = args.moto_url or (LOCAL_MOTO_URL if args.target == "local" else None)
+        target = HttpTarget(base, args.token, args.token_url, args.client_id, args.client_secret, moto, args.timeout)
+    try:
+        summary = run(replays, target, args.path, args.out, 0 if args.quiet else max(1, len(replays) // 20))
+    finally:
+        target.close()
+    statuses = ", ".join(f"{status}: {count}" for status, count in sorted(summary.by_status.items()))
+    print(f"sent {summary.sent}, succeeded {summary.sent - len(summary.unexpected)}, unexpected {len(summary.unexpected)} ({statuses})")
+    for line in summary.unexpected:
+        print(f"  UNEXPECTED {line}")
+    return 1 if summary.unexpected else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
