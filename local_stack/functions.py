@@ -104,12 +104,15 @@ class LocalFunction:
         return False
 
 
-def environments(logical_ids: list[str], resources: LocalResources) -> dict[str, dict[str, str]]:
+def environments(logical_ids: list[str], resources: LocalResources,
+                 overrides: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+    """Each function's template environment, with the local stack's ``overrides`` (logical id -> variables) on top."""
     envs = {}
     for logical_id in logical_ids:
         env = function_environment(logical_id, resources)
         # The template's default ClientPrincipals is "{}"; locally the development clients are registered.
         env["CLIENT_PRINCIPALS"] = json.dumps(DEV_CLIENT_PRINCIPALS)
+        env.update({key: str(value) for key, value in ((overrides or {}).get(logical_id) or {}).items()})
         envs[logical_id] = env
     return envs
 
@@ -150,9 +153,10 @@ def _import_handler_module(spec: FunctionSpec) -> ModuleType:
 
 
 def load_functions(logical_ids: list[str], resources: LocalResources, region: str,
-                   set_env: Callable[[dict[str, str]], None] = os.environ.update) -> dict[str, LocalFunction]:
+                   set_env: Callable[[dict[str, str]], None] = os.environ.update,
+                   overrides: dict[str, dict[str, str]] | None = None) -> dict[str, LocalFunction]:
     """Import each function's handler with its environment set (through ``set_env``); returns them by logical id."""
-    envs = environments(logical_ids, resources)
+    envs = environments(logical_ids, resources, overrides)
     for key, found in env_conflicts(envs).items():
         log.warning("Functions give %s different values %s; a handler reading it at call time sees the last one", key, sorted(found))
     loaded = {}

@@ -62,6 +62,7 @@ class LocalResources:
     tables: dict[str, str] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
+    stream_arns: dict[str, str] = field(default_factory=dict)  # tables with a StreamSpecification
     parameters: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> Any:
@@ -84,6 +85,8 @@ class LocalResources:
                     return self.queue_urls[logical_id].rsplit("/", 1)[-1]
                 if attribute == "Arn" and logical_id in self.tables:
                     return f"arn:aws:dynamodb:local:000000000000:table/{self.tables[logical_id]}"
+                if attribute == "StreamArn" and logical_id in self.stream_arns:
+                    return self.stream_arns[logical_id]
                 raise KeyError(f"cannot resolve !GetAtt {logical_id}.{attribute} locally")
         return value
 
@@ -92,8 +95,14 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
 
 
-def create_resources(dynamodb, sqs, prefix: str = "local", parameters: dict[str, str] | None = None, template: dict[str, Any] | None = None) -> LocalResources:
-    """Create every AWS::DynamoDB::Table and AWS::SQS::Queue of the template on the given clients."""
+def create_resources(dynamodb, sqs, prefix: str = "local", parameters: dict[str, str] | None = None, template: dict[str, Any] | None = None,
+                     visibility_timeout: int | None = None) -> LocalResources:
+    """Create every AWS::DynamoDB::Table and AWS::SQS::Queue of the template on the given clients.
+
+    ``visibility_timeout`` (seconds) replaces the VisibilityTimeout of every queue that sets one:
+    the local stack's LOCAL_VISIBILITY_TIMEOUT, so a failed message comes back in seconds rather
+    than the template's minutes. None keeps the template's values.
+    """
     template = template or load_template()
     resources = LocalResources(prefix=prefix, parameters={**parameter_defaults(template), **(parameters or {})})
 
@@ -112,7 +121,9 @@ def create_resources(dynamodb, sqs, prefix: str = "local", parameters: dict[str,
             args["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
         if "StreamSpecification" in props:
             args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-        dynamodb.create_table(**args)
+        created = dynamodb.create_table(**args)["TableDescription"]
+        if created.get("LatestStreamArn"):
+            resources.stream_arns[logical_id] = created["LatestStreamArn"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
@@ -136,6 +147,8 @@ def create_resources(dynamodb, sqs, prefix: str = "local", parameters: dict[str,
             for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
                 if key in props:
                     attributes[key] = str(props[key])
+            if visibility_timeout is not None and "VisibilityTimeout" in attributes:
+                attributes["VisibilityTimeout"] = str(int(visibility_timeout))
             if fifo:
                 attributes["FifoQueue"] = "true"
                 if props.get("ContentBasedDeduplication"):
@@ -294,4 +307,95 @@ def scheduled_events(template: dict[str, Any] | None = None) -> list[ScheduledEv
             input_ = props.get("Input")
             found.append(ScheduledEvent(logical_id, name, event["Type"], str(props["ScheduleExpression"]), enabled,
                                         input_ if isinstance(input_, str) else None))
+    return found
+
+
+# ------------------------------------------------------------------------------------------------
+# Event source mappings: SQS queues and DynamoDB streams that invoke a function (local_stack/pollers.py).
+# ------------------------------------------------------------------------------------------------
+
+
+def _logical_id_of(value: Any, attribute: str) -> str:
+    """The logical id in ``!GetAtt X.<attribute>`` (the only form this template uses for event sources)."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == attribute:
+        return value["Fn::GetAtt"][0]
+    raise ValueError(f"event source {value!r}: only !GetAtt <LogicalId>.{attribute} is supported locally")
+
+
+def _response_types(props: dict[str, Any]) -> bool:
+    return "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+
+
+def _filter_patterns(props: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    filters = ((props.get("FilterCriteria") or {}).get("Filters")) or []
+    return tuple(json.loads(entry["Pattern"]) for entry in filters if entry.get("Pattern"))
+
+
+def _enabled(props: dict[str, Any]) -> bool:
+    return props.get("Enabled", True) is not False
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    function: str  # logical id
+    name: str  # the event's name in template.yaml
+    queue: str  # logical id of the AWS::SQS::Queue
+    batch_size: int = 10
+    batching_window_seconds: float = 0.0
+    report_batch_item_failures: bool = False
+    filters: tuple[dict[str, Any], ...] = ()
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class StreamEventSource:
+    function: str
+    name: str
+    table: str  # logical id of the AWS::DynamoDB::Table whose stream it reads
+    starting_position: str = "LATEST"  # TRIM_HORIZON or LATEST
+    batch_size: int = 100
+    batching_window_seconds: float = 0.0
+    maximum_retry_attempts: int = -1  # -1: until the record expires (24 h in AWS)
+    bisect_batch_on_function_error: bool = False
+    report_batch_item_failures: bool = False
+    filters: tuple[dict[str, Any], ...] = ()
+    enabled: bool = True
+
+
+def sqs_event_sources(template: dict[str, Any] | None = None) -> list[SqsEventSource]:
+    """Every function event of ``Type: SQS``, as Lambda's event source mapping would read it."""
+    template = template or load_template()
+    found = []
+    for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
+        for name, event in (res["Properties"].get("Events") or {}).items():
+            if event["Type"] != "SQS":
+                continue
+            props = event.get("Properties") or {}
+            found.append(SqsEventSource(
+                function=logical_id, name=name, queue=_logical_id_of(props["Queue"], "Arn"),
+                batch_size=int(props.get("BatchSize", 10)),
+                batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
+            ))
+    return found
+
+
+def stream_event_sources(template: dict[str, Any] | None = None) -> list[StreamEventSource]:
+    """Every function event of ``Type: DynamoDB`` (a table's stream)."""
+    template = template or load_template()
+    found = []
+    for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
+        for name, event in (res["Properties"].get("Events") or {}).items():
+            if event["Type"] != "DynamoDB":
+                continue
+            props = event.get("Properties") or {}
+            found.append(StreamEventSource(
+                function=logical_id, name=name, table=_logical_id_of(props["Stream"], "StreamArn"),
+                starting_position=str(props.get("StartingPosition", "LATEST")).upper(),
+                batch_size=int(props.get("BatchSize", 100)),
+                batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                bisect_batch_on_function_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
+            ))
     return found
