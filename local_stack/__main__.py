@@ -1,14 +1,20 @@
 """``python -m local_stack`` (what ``make run`` calls): start the local stack and serve until Ctrl-C / SIGTERM.
 
-Environment (each also a flag): PORT (HTTP front, default 3000), MOTO_PORT (moto, default 4566;
-0 picks a free port for either), LOCAL_SEED=0 (no demo orders), LOCAL_SCHEDULE_SECONDS (run the
-scheduled functions at this period instead of the template's rate), LOCAL_SCHEDULES=0 (do not run them).
+Environment (each also a flag): PORT (HTTP front, default 3000), MOTO_PORT (moto, default 4566),
+SUPPLIER_STUB_PORT (default 3001), TENANT_STUB_PORT (default 3002) (0 picks a free port for any),
+LOCAL_SEED=0 (no demo orders), LOCAL_SCHEDULE_SECONDS (run the scheduled functions at this period
+instead of the template's rate), LOCAL_SCHEDULES=0 (do not run them), LOCAL_POLLERS=0 (do not poll the
+queues and the stream), LOCAL_VISIBILITY_TIMEOUT (seconds, replaces the queues' VisibilityTimeout),
+LOCAL_FUNCTION_ENV (JSON {"LogicalId": {"VAR": "value"}} on top of template.yaml's variables),
+LOCAL_SUPPLIER_READ_TIMEOUT (seconds the dispatcher waits for a supplier's answer, instead of 10),
+SUPPLIER_STUB_TIMEOUT_SECONDS (how long the supplier stub's TIMEOUT scenario stays silent).
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import os
 import signal
@@ -34,7 +40,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run scheduled functions every N seconds (env LOCAL_SCHEDULE_SECONDS)")
     parser.add_argument("--no-schedules", dest="schedules", action="store_false", default=_flag("LOCAL_SCHEDULES", True),
                         help="do not run scheduled functions (env LOCAL_SCHEDULES=0)")
+    parser.add_argument("--supplier-stub-port", type=int, default=int(os.environ.get("SUPPLIER_STUB_PORT", "3001")),
+                        help="supplier stub port (env SUPPLIER_STUB_PORT, default 3001)")
+    parser.add_argument("--tenant-stub-port", type=int, default=int(os.environ.get("TENANT_STUB_PORT", "3002")),
+                        help="tenant stub port (env TENANT_STUB_PORT, default 3002)")
+    parser.add_argument("--no-pollers", dest="pollers", action="store_false", default=_flag("LOCAL_POLLERS", True),
+                        help="do not poll the queues and the orders stream (env LOCAL_POLLERS=0)")
+    visibility = os.environ.get("LOCAL_VISIBILITY_TIMEOUT")
+    parser.add_argument("--visibility-timeout", type=int, default=int(visibility) if visibility else None,
+                        help="seconds: replaces the VisibilityTimeout of every queue that sets one (env LOCAL_VISIBILITY_TIMEOUT)")
+    parser.add_argument("--function-env", type=_function_env, default=_function_env(os.environ.get("LOCAL_FUNCTION_ENV") or "{}"),
+                        help='JSON {"LogicalId": {"VAR": "value"}} on top of template.yaml (env LOCAL_FUNCTION_ENV)')
+    read_timeout = os.environ.get("LOCAL_SUPPLIER_READ_TIMEOUT")
+    parser.add_argument("--supplier-read-timeout", type=float, default=float(read_timeout) if read_timeout else None,
+                        help="seconds the dispatcher waits for a supplier's answer (env LOCAL_SUPPLIER_READ_TIMEOUT; default 10)")
+    stub_timeout = os.environ.get("SUPPLIER_STUB_TIMEOUT_SECONDS")
+    parser.add_argument("--supplier-stub-timeout", type=float, default=float(stub_timeout) if stub_timeout else None,
+                        help="seconds the supplier stub's TIMEOUT scenario stays silent (env SUPPLIER_STUB_TIMEOUT_SECONDS)")
     return parser.parse_args(argv)
+
+
+def _function_env(text: str) -> dict[str, dict[str, str]]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"LOCAL_FUNCTION_ENV is not JSON: {exc}") from exc
+    if not isinstance(value, dict) or not all(isinstance(env, dict) for env in value.values()):
+        raise argparse.ArgumentTypeError('LOCAL_FUNCTION_ENV must be {"LogicalId": {"VAR": "value"}}')
+    return {str(name): {str(key): str(item) for key, item in env.items()} for name, env in value.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,14 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     stack = LocalStack(port=args.port, moto_port=args.moto_port, seed=args.seed, schedule_seconds=args.schedule_seconds,
-                       run_schedules=args.schedules)
+                       run_schedules=args.schedules, run_pollers=args.pollers, supplier_stub_port=args.supplier_stub_port,
+                       tenant_stub_port=args.tenant_stub_port, visibility_timeout=args.visibility_timeout,
+                       function_env=args.function_env, supplier_read_timeout=args.supplier_read_timeout,
+                       supplier_stub_timeout=args.supplier_stub_timeout)
     try:
         stack.start()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(f"local_stack: a port is already in use ({exc}); set PORT / MOTO_PORT to free ones", file=sys.stderr)
+            print(f"local_stack: a port is already in use ({exc}); set PORT / MOTO_PORT / SUPPLIER_STUB_PORT / TENANT_STUB_PORT"
+                  " to free ones", file=sys.stderr)
             return 1
         raise
+    except ValueError as exc:
+        print(f"local_stack: {exc}", file=sys.stderr)
+        return 2
     try:
         print(stack.describe(), flush=True)
         print("Ready. Ctrl-C to stop.", flush=True)

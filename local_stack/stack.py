@@ -3,11 +3,19 @@
     with LocalStack(port=0, moto_port=0) as stack:      # 0 = a free port
         requests.post(f"{stack.base_url}/auth/tenant/access-token", ...)
 
-Start order: moto's ThreadedMotoServer (fresh state), the process environment (endpoint, fake
-credentials, region: nothing can reach AWS), the tables and queues from template.yaml, each
-function's handler imported with its environment (functions.py), the demo orders, the token
-authority (its issuer names the front's port), the HTTP front, the schedules. ``stop`` undoes it
-in reverse and restores every environment variable it changed.
+Start order: the sockets (HTTP front, supplier stub, tenant stub: a busy port fails first), moto's
+ThreadedMotoServer (fresh state), the process environment (endpoint, fake credentials, region:
+nothing can reach AWS), the tables and queues from template.yaml, each function's handler imported
+with its environment (functions.py; SUPPLIERS_CONFIG / TENANTS_CONFIG name the stubs), the demo
+orders, the token authority (its issuer names the front's port), the HTTP front, the stubs, the
+schedules, the event source pollers (pollers.py: the SQS queues and the orders table's stream).
+``stop`` undoes it in reverse and restores every environment variable it changed.
+
+Local-only knobs (the CLI reads them from the environment, see __main__.py and the README):
+``visibility_timeout`` replaces the queues' VisibilityTimeout (LOCAL_VISIBILITY_TIMEOUT),
+``function_env`` adds or replaces function variables (LOCAL_FUNCTION_ENV), ``supplier_read_timeout``
+shortens the dispatcher's read timeout (LOCAL_SUPPLIER_READ_TIMEOUT), ``supplier_stub_timeout`` is
+how long the supplier stub's TIMEOUT scenario stays silent (SUPPLIER_STUB_TIMEOUT_SECONDS).
 
 One stack per process at a time: the environment and the handler modules are process-wide. A
 later stack in the same process (tests) works: handler modules already imported get their
@@ -16,9 +24,11 @@ later stack in the same process (tests) works: handler modules already imported 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+from contextlib import ExitStack
 import urllib.request
 from typing import Any
 
@@ -27,20 +37,29 @@ from moto.server import ThreadedMotoServer
 
 from local_stack.front import FrontServer, Gateway
 from local_stack.functions import LocalFunction, put_on_path, clear_env_caches, load_functions
+from local_stack.moto_patches import fifo_redelivery_order
+from local_stack.pollers import SqsPoller, StreamPoller
 from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
 from local_stack.scheduler import Scheduler
 from local_stack.seed import DEMO_ORDERS, seed_orders
+from local_stack.supplier_stub import DEFAULT_TIMEOUT_SECONDS, SupplierStub
 from local_stack.template import (
     ApiRoute,
     LocalResources,
     ScheduledEvent,
+    SqsEventSource,
+    StreamEventSource,
     api_routes,
     create_resources,
+    function_environment,
     function_spec,
     load_template,
     resources_of_type,
     scheduled_events,
+    sqs_event_sources,
+    stream_event_sources,
 )
+from local_stack.tenant_stub import TenantStub
 from local_stack.tokens import DEV_CLIENT_SECRET, DEV_CLIENTS, JWKS_PATH, TOKEN_PATHS, TokenAuthority
 
 log = logging.getLogger("local_stack")
@@ -50,6 +69,9 @@ REGION = "eu-west-2"
 PREFIX = "local"
 DEFAULT_PORT = 3000
 DEFAULT_MOTO_PORT = 4566
+# python -m local_stack's defaults; the programmatic default is 0 (a free port): only the stack needs to know them.
+DEFAULT_SUPPLIER_STUB_PORT = 3001
+DEFAULT_TENANT_STUB_PORT = 3002
 
 # Fake credentials: with these and AWS_ENDPOINT_URL pointing at moto, no call can reach AWS.
 FAKE_AWS_ENV = {
@@ -99,22 +121,41 @@ class LocalStack:
     _running: "LocalStack | None" = None
 
     def __init__(self, port: int = DEFAULT_PORT, moto_port: int = DEFAULT_MOTO_PORT, *, seed: bool = True,
-                 schedule_seconds: float | None = None, run_schedules: bool = True):
+                 schedule_seconds: float | None = None, run_schedules: bool = True, run_pollers: bool = True,
+                 supplier_stub_port: int = 0, tenant_stub_port: int = 0, visibility_timeout: int | None = None,
+                 function_env: dict[str, dict[str, str]] | None = None, supplier_read_timeout: float | None = None,
+                 supplier_stub_timeout: float | None = None):
         self.requested_port = port
         self.requested_moto_port = moto_port
         self.seed = seed
         self.schedule_seconds = schedule_seconds
         self.run_schedules = run_schedules
+        self.run_pollers = run_pollers
+        self.requested_supplier_stub_port = supplier_stub_port
+        self.requested_tenant_stub_port = tenant_stub_port
+        self.visibility_timeout = visibility_timeout
+        self.function_env = {key: dict(value) for key, value in (function_env or {}).items()}
+        self.supplier_read_timeout = supplier_read_timeout
+        if supplier_stub_timeout is None:
+            # Silent for longer than the dispatcher waits (its read timeout), unless told otherwise.
+            supplier_stub_timeout = DEFAULT_TIMEOUT_SECONDS if supplier_read_timeout is None else supplier_read_timeout + 2
+        self.supplier_stub_timeout = supplier_stub_timeout
         self.resources: LocalResources | None = None
         self.functions: dict[str, LocalFunction] = {}
         self.routes: list[ApiRoute] = []
         self.schedules: list[tuple[ScheduledEvent, float | None]] = []
+        self.sqs_sources: list[SqsEventSource] = []
+        self.stream_sources: list[StreamEventSource] = []
+        self.pollers: list[SqsPoller | StreamPoller] = []
         self.tokens: TokenAuthority | None = None
+        self.supplier_stub: SupplierStub | None = None
+        self.tenant_stub: TenantStub | None = None
         self._env = _EnvPatch()
         self._moto: ThreadedMotoServer | None = None
         self._front: FrontServer | None = None
         self._front_thread: threading.Thread | None = None
         self._scheduler: Scheduler | None = None
+        self._patches = ExitStack()
         self._started = False
 
     # ---------------------------------------------------------------- addresses
@@ -136,6 +177,16 @@ class LocalStack:
     @property
     def moto_url(self) -> str:
         return f"http://{HOST}:{self.moto_port}"
+
+    @property
+    def supplier_stub_url(self) -> str:
+        assert self.supplier_stub is not None, "start() first"
+        return self.supplier_stub.url
+
+    @property
+    def tenant_stub_url(self) -> str:
+        assert self.tenant_stub is not None, "start() first"
+        return self.tenant_stub.url
 
     def client(self, service: str):
         """A boto3 client on this stack's moto (fake credentials)."""
@@ -165,8 +216,14 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
-        # The HTTP front binds first: a busy port fails before anything else is done.
+        # The HTTP servers bind first: a busy port fails before anything else is done.
         self._front = FrontServer(HOST, self.requested_port)
+        self.supplier_stub = SupplierStub(HOST, self.requested_supplier_stub_port, timeout_seconds=self.supplier_stub_timeout)
+        self.tenant_stub = TenantStub(HOST, self.requested_tenant_stub_port)
+        werkzeug = logging.getLogger("werkzeug")  # moto's server logs a line per request at INFO unless told otherwise
+        if werkzeug.level == logging.NOTSET:
+            werkzeug.setLevel(logging.WARNING)
+        self._patches.enter_context(fifo_redelivery_order())  # moto_patches.py: FIFO redelivery in SQS's order
         self._moto = ThreadedMotoServer(ip_address=HOST, port=self.requested_moto_port, verbose=False)
         self._moto.start()
         # A fresh moto world: its backends are process-wide and may hold an earlier stack's tables.
@@ -179,12 +236,20 @@ class LocalStack:
             self._env.unset(key)
         self._env.update({**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": self.moto_url})
 
-        self.resources = create_resources(self.client("dynamodb"), self.client("sqs"), prefix=PREFIX)
+        self.resources = create_resources(self.client("dynamodb"), self.client("sqs"), prefix=PREFIX,
+                                          visibility_timeout=self.visibility_timeout)
         self.routes = api_routes()
         self.schedules = [(schedule, self._period(schedule)) for schedule in scheduled_events() if schedule.enabled]
-        needed = list(dict.fromkeys([route.function for route in self.routes] + [schedule.function for schedule, _ in self.schedules]))
+        self.sqs_sources = [source for source in sqs_event_sources() if source.enabled]
+        self.stream_sources = [source for source in stream_event_sources() if source.enabled]
+        needed = list(dict.fromkeys(
+            [route.function for route in self.routes] + [schedule.function for schedule, _ in self.schedules]
+            + [source.function for source in self.sqs_sources] + [source.function for source in self.stream_sources]
+        ))
         put_on_path(list(dict.fromkeys(d for logical_id in needed for d in function_spec(logical_id).layer_dirs)))
-        self.functions = load_functions(needed, self.resources, REGION, set_env=self._env.update)
+        self.functions = load_functions(needed, self.resources, REGION, set_env=self._env.update, overrides=self._function_overrides(needed))
+        if self.supplier_read_timeout is not None:
+            self._shorten_supplier_read_timeout(self.supplier_read_timeout)
 
         if self.seed:
             from fibre_cafe.dal.orders_table import OrdersTable
@@ -197,10 +262,57 @@ class LocalStack:
                                               name="local-stack-front", daemon=True)
         self._front_thread.start()
 
+        from fibre_cafe.dal.orders_table import OrdersTable
+
+        self.supplier_stub.configure(self.base_url, OrdersTable(self.client("dynamodb"), self.resources.tables["OrdersTable"]))
+        self.supplier_stub.start()
+        self.tenant_stub.start()
+
         jobs = [(schedule, self.functions[schedule.function], period) for schedule, period in self.schedules if period]
         self._scheduler = Scheduler(jobs, REGION)
         if self.run_schedules:
             self._scheduler.start()
+
+        # Each poller gets its own clients, made here on the starting thread (making boto3 clients is not thread-safe).
+        for source in self.sqs_sources:
+            self.pollers.append(SqsPoller(self.functions[source.function], source, self.client("sqs"),
+                                          self.resources.queue_urls[source.queue], self.resources.queue_arns[source.queue], REGION))
+        for source in self.stream_sources:
+            self.pollers.append(StreamPoller(self.functions[source.function], source, self.client("dynamodbstreams"),
+                                             self.resources.stream_arns[source.table], REGION))
+        if self.run_pollers:
+            for poller in self.pollers:
+                poller.start()
+
+    def _function_overrides(self, logical_ids: list[str]) -> dict[str, dict[str, str]]:
+        """Partner endpoints for the functions that call partners (they name an SSM parameter in AWS), then function_env."""
+        assert self.resources is not None and self.supplier_stub is not None and self.tenant_stub is not None
+        overrides: dict[str, dict[str, str]] = {}
+        for logical_id in logical_ids:
+            template_env = function_environment(logical_id, self.resources)
+            env: dict[str, str] = {}
+            if "SUPPLIERS_PARAMETER" in template_env:
+                env["SUPPLIERS_CONFIG"] = json.dumps(self.supplier_stub.suppliers_config())
+            if "TENANTS_PARAMETER" in template_env:
+                env["TENANTS_CONFIG"] = json.dumps(self.tenant_stub.tenants_config())
+            env.update(self.function_env.get(logical_id, {}))
+            if env:
+                overrides[logical_id] = env
+        unknown = sorted(set(self.function_env) - set(logical_ids))
+        if unknown:
+            raise ValueError(f"function_env names functions the local stack does not run: {', '.join(unknown)}")
+        return overrides
+
+    def _shorten_supplier_read_timeout(self, seconds: float) -> None:
+        """Local only: the dispatcher's read timeout is a constant (fibre_cafe/dal/supplier_api.py); set it on its client."""
+        changed = []
+        for function in self.functions.values():
+            api = getattr(getattr(getattr(function.module, "deps", None), "dispatch", None), "supplier_api", None)
+            if api is not None and isinstance(getattr(api, "timeout", None), tuple):
+                api.timeout = (api.timeout[0], float(seconds))
+                changed.append(function.logical_id)
+        if not changed:
+            raise RuntimeError("supplier_read_timeout: no function has deps.dispatch.supplier_api.timeout any more; update local_stack/stack.py")
 
     def _period(self, schedule: ScheduledEvent) -> float | None:
         if self.schedule_seconds is not None:
@@ -212,6 +324,15 @@ class LocalStack:
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            if not poller.join(20):
+                log.warning("%s still running at stop", poller.name)
+        self.pollers = []
+        if self.supplier_stub is not None:
+            self.supplier_stub.stop()  # before the front: no KCI is posted to a closing front
+            self.supplier_stub = None
         if self._front is not None:
             if self._front_thread is not None:
                 self._front.shutdown()
@@ -219,6 +340,9 @@ class LocalStack:
             self._front.server_close()
             self._front = None
             self._front_thread = None
+        if self.tenant_stub is not None:
+            self.tenant_stub.stop()
+            self.tenant_stub = None
         for function in self.functions.values():
             if not function.wait_idle(timeout=15):
                 log.warning("%s still running at stop", function.logical_id)
@@ -231,12 +355,41 @@ class LocalStack:
             if server is not None:
                 server.server_close()  # ThreadedMotoServer.stop leaves the listening socket open
             self._moto = None
+        self._patches.close()
         self._env.restore()
         clear_env_caches()
         with LocalStack._running_lock:
             if LocalStack._running is self:
                 LocalStack._running = None
         self._started = False
+
+    def _describe_event_sources(self) -> list[str]:
+        assert self.resources is not None
+        state = "" if self.run_pollers else " (pollers off)"
+        lines = []
+        for source in self.sqs_sources:
+            name = self.resources.queue_urls[source.queue].rsplit("/", 1)[-1]
+            details = [f"batch {source.batch_size}"]
+            if source.batching_window_seconds:
+                details.append(f"window {source.batching_window_seconds:g} s")
+            if source.report_batch_item_failures:
+                details.append("partial batch failures")
+            lines.append(f"  queue poller     {name} -> {source.function} ({', '.join(details)}){state}")
+        for source in self.stream_sources:
+            details = [source.starting_position, f"batch {source.batch_size}"]
+            if source.batching_window_seconds:
+                details.append(f"window {source.batching_window_seconds:g} s")
+            if source.filters:
+                details.append("filtered")
+            lines.append(f"  stream poller    {self.resources.tables[source.table]} stream -> {source.function} ({', '.join(details)}){state}")
+        timeouts = sorted({int(res["Properties"]["VisibilityTimeout"]) for res in resources_of_type(load_template(), "AWS::SQS::Queue").values()
+                           if "VisibilityTimeout" in res.get("Properties", {})})
+        if self.visibility_timeout is None:
+            lines.append(f"  visibility       template's VisibilityTimeout ({', '.join(f'{t} s' for t in timeouts)}); LOCAL_VISIBILITY_TIMEOUT shortens it")
+        else:
+            lines.append(f"  visibility       {self.visibility_timeout} s on every queue that sets one (LOCAL_VISIBILITY_TIMEOUT; template: "
+                         f"{', '.join(f'{t} s' for t in timeouts)})")
+        return lines
 
     # ---------------------------------------------------------------- helpers for tests and people
 
@@ -268,11 +421,19 @@ class LocalStack:
             when = f"every {period:g} s" if period else f"{schedule.expression} (not run locally)"
             state = "" if self.run_schedules else " (schedules off)"
             lines.append(f"  schedule         {schedule.function}: {when}{state}")
+        lines += self._describe_event_sources()
+        assert self.supplier_stub is not None and self.tenant_stub is not None
+        lines += [
+            f"  supplier stub    {self.supplier_stub.url}/<SUPPLIER>/service-order-cancellations  ({', '.join(self.supplier_stub.suppliers)};"
+            f" X-Scenario / X-Kci-Delay / X-Problem-Code; GET {self.supplier_stub.url}/requests)",
+            f"  tenant stub      {self.tenant_stub.url}/<TENANT>/kcis  ({', '.join(self.tenant_stub.tenants)};"
+            f" GET {self.tenant_stub.url}/received?tenant=TENANT1, POST {self.tenant_stub.url}/control)",
+        ]
         ran = set(self.functions)
-        idle = [f"{logical_id} ({', '.join(sorted({e['Type'] for e in (res['Properties'].get('Events') or {}).values()})) or 'no events'})"
-                for logical_id, res in resources_of_type(load_template(), "AWS::Serverless::Function").items() if logical_id not in ran]
-        if idle:
-            lines.append(f"  not run locally  {', '.join(idle)}")
+        by_hand = [logical_id for logical_id, res in resources_of_type(load_template(), "AWS::Serverless::Function").items()
+                   if logical_id not in ran]
+        if by_hand:
+            lines.append(f"  no event source  {', '.join(by_hand)} (not loaded; locally, redrive with python -m local_stack.redrive)")
         clients = ", ".join(f"{c.client_id} ({c.kind})" for c in DEV_CLIENTS if c.client_id in DEV_CLIENT_PRINCIPALS)
         lines.append(f"  dev clients      {clients}; client_secret {DEV_CLIENT_SECRET} (development only)")
         if self.seed:

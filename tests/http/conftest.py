@@ -11,8 +11,11 @@ from local_stack.tokens import DEV_CLIENT_SECRET
 
 @pytest.fixture(scope="module")
 def stack():
-    """One stack per test module (started on free ports, stopped at the end of the module)."""
-    with LocalStack(port=0, moto_port=0, run_schedules=False) as running:
+    """One stack per test module (started on free ports, stopped at the end of the module).
+
+    Without the event source pollers: these tests look at what the Tenant API stored and queued,
+    before the dispatcher takes it (test_e2e_lifecycle.py runs the whole journey with them)."""
+    with LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False) as running:
         yield running
 
 

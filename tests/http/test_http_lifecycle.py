@@ -71,7 +71,8 @@ def readme_walkthrough() -> str:
 
 
 def start_cli(stderr) -> tuple[subprocess.Popen, str, list[str]]:
-    env = {**os.environ, "PORT": "0", "MOTO_PORT": "0", "LOCAL_SCHEDULES": "0", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PORT": "0", "MOTO_PORT": "0", "SUPPLIER_STUB_PORT": "0", "TENANT_STUB_PORT": "0", "LOCAL_SCHEDULES": "0",
+           "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen([sys.executable, "-m", "local_stack"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=stderr, text=True)
     lines: list[str] = []
@@ -99,15 +100,29 @@ def test_cli_prints_where_it_listens_serves_the_readme_walkthrough_and_stops_cle
         process, base_url, lines = start_cli(stderr)
         try:
             banner = "".join(lines)
-            for expected in ("moto (AWS)", "local-CancellationsTable", "local-SupplierRequestsQueue", "TENANT1", "FIBRECO", "1001"):
+            for expected in ("moto (AWS)", "local-CancellationsTable", "local-SupplierRequestsQueue", "TENANT1", "FIBRECO", "1001",
+                             "queue poller", "stream poller", "supplier stub", "tenant stub"):
                 assert expected in banner
+            assert "not run locally" not in banner
             if stop_signal == signal.SIGINT and shutil.which("curl"):
-                script = readme_walkthrough().replace("http://127.0.0.1:3000", base_url)
-                ran = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+                supplier_stub = re.search(r"supplier stub\s+(http://127\.0\.0\.1:\d+)", banner).group(1)
+                tenant_stub = re.search(r"tenant stub\s+(http://127\.0\.0\.1:\d+)", banner).group(1)
+                script = "set -e\n" + (readme_walkthrough().replace("http://127.0.0.1:3000", base_url)
+                                        .replace("http://127.0.0.1:3001", supplier_stub).replace("http://127.0.0.1:3002", tenant_stub))
+                ran = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
                 assert ran.returncode == 0, ran.stderr
-                # The POST's 201 and the optional GET both show the cancellation of order 1001.
-                assert ran.stdout.count('"status":"RECEIVED_BY_GATEWAY"') == 2, ran.stdout
-                assert '"orderId":1001' in ran.stdout
+                out = ran.stdout
+                # 1. the ACKNOWLEDGED KCI is accepted; 2. the cancellation of order 4242 is created;
+                assert out.splitlines()[0] == "204", out
+                assert '{"id":1,"status":"RECEIVED_BY_GATEWAY","supplier":"DUMMY_SUPPLIER","orderId":4242' in out
+                # 3. the GETs show PENDING (the supplier's 202), then COMPLETED (its CANCELLED KCI);
+                statuses = re.findall(r'"id":1,"supplierReference":"DUMMY_SUPPLIER-1","status":"(\w+)"', out)
+                assert "PENDING" in statuses and statuses[-1] == "COMPLETED", statuses
+                # 4. the tenant stub received ACKNOWLEDGED then CANCELLED for the order;
+                assert re.search(r'"type": "ACKNOWLEDGED".*"type": "CANCELLED"', out, re.S), out
+                assert '"X-Conversation-ID": "try-it"' in out
+                # the other scenario: REJECTED at once, and the tenant is asked to resubmit.
+                assert '{"id":2,"status":"REJECTED"' in out and '"type": "RESUBMIT"' in out
             else:
                 assert requests.get(f"{base_url}/auth/.well-known/jwks.json", timeout=10).status_code == 200
         finally:
