@@ -1,0 +1,109 @@
+# The Fibre Cafe order-cancellation service. `make help` lists the targets.
+# Everything a target needs is installed from the lock files on first use (and again only when a
+# lock changes): a clean clone with Python 3.11 or 3.12 and make is enough. No Docker, no AWS.
+
+PYTHON      ?= python3
+# pyenv keeps 3.12 beside the default 3.11: its `python3.12` shim answers only when PYENV_VERSION
+# names both. Harmless where python3.12 is a real interpreter.
+PYTHON312   ?= python3.12
+PYENV_312   ?= 3.11.7:3.12.1
+VENV        ?= .venv
+VENV312     ?= .venv312
+SAM_VENV    ?= .tools/sam
+REGION      ?= eu-west-2
+TEMPLATE    ?= template.yaml
+BUILD_DIR   ?= .aws-sam/build
+PYTEST_ARGS ?= -q
+
+DEV_LOCK := requirements/dev.lock
+SAM_LOCK := requirements/sam.lock
+# The lock is complete: install exactly it (no resolver, no surprise upgrades), wheels only, then
+# let pip confirm nothing is missing. A stamp inside the venv remembers which lock it holds.
+PIP_INSTALL := -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all:
+STAMP := .installed-from-lock
+
+# Nothing here may reach real AWS: SAM CLI and cfn-lint get fake credentials, a region, and no
+# telemetry or instance-metadata lookups.
+OFFLINE_AWS := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE \
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
+	AWS_REGION=$(REGION) AWS_DEFAULT_REGION=$(REGION) AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
+
+SAM := $(OFFLINE_AWS) $(SAM_VENV)/bin/sam
+CFN_LINT := $(OFFLINE_AWS) $(VENV)/bin/cfn-lint
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-py312 pytest lint build events lock lock-check venv venv312 sam-venv clean distclean
+
+help: ## list the targets
+	@echo "make <target>   (variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS='$(PYTEST_ARGS)' REGION=$(REGION))"
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  \1\t/' | expand -t 16
+
+# ------------------------------------------------------------------------ virtual environments
+$(VENV)/$(STAMP): $(DEV_LOCK)
+	@test -x $(VENV)/bin/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "installing $(DEV_LOCK) into $(VENV)"
+	$(VENV)/bin/python $(PIP_INSTALL) -r $(DEV_LOCK)
+	$(VENV)/bin/python -m pip check --disable-pip-version-check
+	@touch $@
+
+$(VENV312)/$(STAMP): $(DEV_LOCK)
+	@test -x $(VENV312)/bin/python || { echo "creating $(VENV312) with $(PYTHON312)"; PYENV_VERSION=$(PYENV_312) $(PYTHON312) -m venv $(VENV312); }
+	@$(VENV312)/bin/python -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else f"$(VENV312) is Python {sys.version.split()[0]}, not 3.12: remove it")'
+	@echo "installing $(DEV_LOCK) into $(VENV312)"
+	$(VENV312)/bin/python $(PIP_INSTALL) -r $(DEV_LOCK)
+	$(VENV312)/bin/python -m pip check --disable-pip-version-check
+	@touch $@
+
+# SAM CLI pins its own boto3, pydantic and click: it lives in a venv of its own.
+$(SAM_VENV)/$(STAMP): $(SAM_LOCK)
+	@test -x $(SAM_VENV)/bin/python || { echo "creating $(SAM_VENV) with $(PYTHON)"; $(PYTHON) -m venv $(SAM_VENV); }
+	@echo "installing $(SAM_LOCK) into $(SAM_VENV)"
+	$(SAM_VENV)/bin/python $(PIP_INSTALL) -r $(SAM_LOCK)
+	$(SAM_VENV)/bin/python -m pip check --disable-pip-version-check
+	@touch $@
+
+venv: $(VENV)/$(STAMP) ## create/refresh .venv from requirements/dev.lock
+venv312: $(VENV312)/$(STAMP) ## create/refresh .venv312 (Python 3.12) from requirements/dev.lock
+sam-venv: $(SAM_VENV)/$(STAMP) ## create/refresh .tools/sam (SAM CLI) from requirements/sam.lock
+
+# ------------------------------------------------------------------------ run and test
+run: $(VENV)/$(STAMP) ## start the local stack (python -m local_stack) on http://127.0.0.1:3000
+	exec $(VENV)/bin/python -m local_stack
+
+test: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint + sam validate --lint + the whole test suite (what CI runs)
+	@echo "cfn-lint $(TEMPLATE)"; $(CFN_LINT) $(TEMPLATE)
+	@echo "sam validate --lint --template $(TEMPLATE) --region $(REGION)"; $(SAM) validate --lint --template $(TEMPLATE) --region $(REGION)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+pytest: $(VENV)/$(STAMP) ## only the test suite (PYTEST_ARGS='-x -k ...' to narrow it)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-py312: $(VENV312)/$(STAMP) ## the test suite on Python 3.12 (the Lambda runtime), in .venv312
+	$(VENV312)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint and sam validate --lint on template.yaml (offline)
+	@echo "cfn-lint $(TEMPLATE)"; $(CFN_LINT) $(TEMPLATE)
+	@echo "sam validate --lint --template $(TEMPLATE) --region $(REGION)"; $(SAM) validate --lint --template $(TEMPLATE) --region $(REGION)
+
+build: $(SAM_VENV)/$(STAMP) ## sam build into .aws-sam/build without Docker (python3.12 via pyenv PYENV_312)
+	@echo "sam build --template $(TEMPLATE) --build-dir $(BUILD_DIR)"
+	@PYENV_VERSION=$(PYENV_312) $(SAM) build --template $(TEMPLATE) --build-dir $(BUILD_DIR)
+
+# ------------------------------------------------------------------------ generated files
+events: $(VENV)/$(STAMP) ## regenerate events/ (sam local invoke event files) from events/generate.py
+	$(VENV)/bin/python events/generate.py
+
+lock: ## re-resolve the lock files from layer.in, dev.txt, sam.txt (needs PyPI; a few minutes)
+	PYENV_VERSION=$(PYENV_312) $(PYTHON) requirements/relock.py
+
+lock-check: ## check that the committed lock files install from wheels on 3.11 and 3.12
+	PYENV_VERSION=$(PYENV_312) $(PYTHON) requirements/relock.py --check
+
+# ------------------------------------------------------------------------ cleaning
+clean: ## remove build output and caches (keeps the virtual environments)
+	rm -rf .aws-sam .pytest_cache .hypothesis .local-stack bench-results
+	find . -path ./$(VENV) -prune -o -path ./$(VENV312) -prune -o -path ./.tools -prune -o \
+		-name __pycache__ -type d -print0 | xargs -0 rm -rf
+
+distclean: clean ## also remove .venv, .venv312 and .tools (next target reinstalls from the locks)
+	rm -rf $(VENV) $(VENV312) .tools
