@@ -1,4 +1,6 @@
-"""A JSON reader that refuses what ``json.loads`` lets through: duplicate keys, NaN/Infinity, deep nesting.
+"""A JSON reader that refuses what ``json.loads`` lets through: duplicate keys, NaN/Infinity, deep nesting, and
+strings holding an unpaired surrogate (``"\\ud800"`` is valid JSON but no character: UTF-8 cannot encode it, so
+it could be neither stored nor sent on, and would fail later as the gateway's fault).
 
 Every refusal is a ``json.JSONDecodeError``, which request validation turns into a 400.
 """
@@ -6,9 +8,11 @@ Every refusal is a ``json.JSONDecodeError``, which request validation turns into
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Refused(ValueError):
@@ -49,6 +53,23 @@ def _depth(text: str) -> int:
     return deepest
 
 
+def _holds_surrogate(value: Any) -> bool:
+    """Any string (key or value) with a surrogate code point. json.loads joins a valid escaped pair into one
+    character, so a surrogate left in the result is a lone one."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def loads(text: str | bytes) -> Any:
     if isinstance(text, (bytes, bytearray)):
         try:
@@ -58,8 +79,11 @@ def loads(text: str | bytes) -> Any:
     if _depth(text) > MAX_DEPTH:
         raise json.JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels", text, 0)
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError:
         raise
     except ValueError as exc:  # _Refused, or an integer too long to convert (sys.int_info.default_max_str_digits)
         raise json.JSONDecodeError(str(exc), text, 0) from exc
+    if _holds_surrogate(value):
+        raise json.JSONDecodeError("a string holds an unpaired surrogate (\\ud800-\\udfff), which is not a character", text, 0)
+    return value
