@@ -21,6 +21,11 @@ from fibre_cafe.observability import count
 
 logger = Logger()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# A batch whose every record failed (one KCI the tenant did not take yet, say) is reported like any
+# other (all in batchItemFailures), not raised: the queue retries exactly the same records either way,
+# and a tenant's outage is not a function error (no Lambda Errors alarm). The FIFO processor's
+# constructor does not take this option.
+processor.raise_on_entire_batch_failure = False
 
 
 class Dependencies:
