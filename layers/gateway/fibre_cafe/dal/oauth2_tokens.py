@@ -10,7 +10,8 @@ import requests
 
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
 
-# Refresh this long before the token's own expiry, so a token never expires in flight.
+# Refresh this long before the token's own expiry, so a token never expires in flight; for a token
+# that lives less than four times as long, a quarter of its lifetime (else it would never be reused).
 EXPIRY_MARGIN_SECONDS = 60
 
 
@@ -33,7 +34,7 @@ class TokenCache:
             if cached and cached[1] > self.clock():
                 return cached[0]
             token, lifetime = self._fetch(endpoint)
-            self._tokens[endpoint.partner] = (token, self.clock() + max(0, lifetime - EXPIRY_MARGIN_SECONDS))
+            self._tokens[endpoint.partner] = (token, self.clock() + lifetime - min(EXPIRY_MARGIN_SECONDS, lifetime / 4))
             return token
 
     def forget(self, endpoint: PartnerEndpoint) -> None:
