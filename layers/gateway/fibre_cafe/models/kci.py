@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from fibre_cafe.models.cancellation import MAX_SAFE_INTEGER, _whole_number
+from fibre_cafe.models.cancellation import MAX_SAFE_INTEGER, _no_control_characters, _whole_number
 from fibre_cafe.models.order import OrderType
 
 
@@ -39,7 +39,7 @@ class KciReasonCode(str, Enum):
 
 
 WholeNumber = Annotated[int, Field(strict=True, ge=1, le=MAX_SAFE_INTEGER), BeforeValidator(_whole_number)]
-ShortText = Annotated[str, Field(min_length=1, max_length=1000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=1000), BeforeValidator(_no_control_characters)]
 
 
 class KciOrderEntity(BaseModel):
