@@ -63,6 +63,32 @@ def json_reply(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) 
     return Reply(status, [("Content-Type", JSON), *headers], json.dumps(body, separators=(",", ":")).encode())
 
 
+# The API's OpenAPI document (docs/openapi.json, generated from the code by tools/openapi.py) and a
+# Swagger UI page for it, with the assets Powertools ships (works offline).
+DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/swagger-ui-bundle.min.js", "/docs/swagger-ui.min.css"})
+SWAGGER_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>The Fibre Cafe - order cancellations</title>
+<link rel="stylesheet" href="/docs/swagger-ui.min.css"></head>
+<body><div id="swagger-ui"></div><script src="/docs/swagger-ui-bundle.min.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script></body></html>
+"""
+
+
+def docs_reply(path: str) -> Reply:
+    from pathlib import Path
+
+    if path == "/openapi.json":
+        document = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
+        return Reply(200, [("Content-Type", JSON)], document.read_bytes())
+    if path == "/docs":
+        return Reply(200, [("Content-Type", "text/html; charset=utf-8")], SWAGGER_PAGE.encode())
+    import aws_lambda_powertools.event_handler.openapi.swagger_ui as assets
+
+    asset = Path(assets.__file__).resolve().parent / path.rsplit("/", 1)[-1]
+    kind = "text/css" if asset.suffix == ".css" else "application/javascript"
+    return Reply(200, [("Content-Type", kind), ("Cache-Control", "public, max-age=3600")], asset.read_bytes())
+
+
 class Gateway:
     """Requests in, answers out: token endpoint, routing, authorizer, proxy integration."""
 
@@ -81,6 +107,10 @@ class Gateway:
                 return error_reply(405, "NOT_FOUND", [f"Method {method} is not allowed here - use POST"], [("Allow", "POST")])
             answer = self.tokens.token_endpoint(TOKEN_PATHS[path], _header(headers, "Content-Type"), body, _header(headers, "Authorization"))
             return json_reply(answer.status, answer.body, answer.headers.items())
+        if path in DOCS_PATHS:
+            if method not in ("GET", "HEAD"):
+                return error_reply(405, "NOT_FOUND", [f"Method {method} is not allowed here - use GET"], [("Allow", "GET")])
+            return docs_reply(path)
         if path == JWKS_PATH:
             if method not in ("GET", "HEAD"):
                 return error_reply(405, "NOT_FOUND", [f"Method {method} is not allowed here - use GET"], [("Allow", "GET")])
