@@ -360,6 +360,37 @@ def test_a_kci_contradicting_the_registry_is_refused_at_ingest_and_fails_in_the_
     assert lifecycle.orders.history(ORDER_ID) == []
 
 
+def test_a_kci_naming_another_orders_cancellation_never_moves_it(lifecycle, supplier_stub):
+    """FIBRECO reports on its own order 500 but names DUMMY_SUPPLIER's cancellation of order 123: refused every time."""
+    cancellation_id = pending_cancellation(lifecycle, supplier_stub)
+    lifecycle.register_order_by_kci(500, supplier="FIBRECO")
+    kci = make_kci(500, 2, "CANCELLATION_REJECTED", cancellation_id=cancellation_id, text="not yours")
+    assert lifecycle.post_kci(kci, supplier="FIBRECO")[0] == 204  # ingest does not look at cancellations
+
+    for _ in range(5):
+        event, result = lifecycle.run(lifecycle.kci_processor, "KciQueue", visibility_timeout=0)
+        assert failures(result) == [event["Records"][0]["messageId"]]
+
+    assert lifecycle.cancellation(cancellation_id).status is CancellationStatus.PENDING
+    assert lifecycle.order(500).lastSequenceNumber == 1 and len(lifecycle.orders.history(500)) == 1
+    lifecycle.run(lifecycle.kci_processor, "KciQueue", visibility_timeout=0)
+    assert lifecycle.queued("KciDeadLetterQueue") == 1
+
+
+def test_a_queued_cancellation_rejected_without_a_cancellation_id_fails_rather_than_being_dropped(lifecycle, supplier_stub):
+    """Refused at ingest (400, see test_supplier_updates_api.py); one queued before that rule is retried, then
+    dead-lettered for an operator, instead of being recorded with no effect while the cancellation stays open."""
+    cancellation_id = pending_cancellation(lifecycle, supplier_stub)
+    kci = make_kci(ORDER_ID, 2, "CANCELLATION_REJECTED", text="no")
+    message = lifecycle.sqs.send_message(QueueUrl=lifecycle.queue("KciQueue"), MessageBody=kci_envelope(kci))
+
+    result = lifecycle.process_kcis()
+
+    assert failures(result) == [message["MessageId"]]
+    assert lifecycle.cancellation(cancellation_id).status is CancellationStatus.PENDING
+    assert len(lifecycle.orders.history(ORDER_ID)) == 1
+
+
 # --------------------------------------------------------------------------------------------- documented examples
 
 

@@ -3,7 +3,10 @@ error contract of section 1 (error body {uuid, code, messages}; messages name th
 
 Decisions: a token of a client not registered as a supplier or tenant gets 403 (like a tenant token: the
 token is valid, the client may not use this API); X-Conversation-ID is optional but, when sent, must follow
-the same rule as X-Request-ID (1 to 255 visible ASCII characters).
+the same rule as X-Request-ID (1 to 255 visible ASCII characters). CANCELLATION_REJECTED without
+serviceOrderCancellationId is malformed (400): domain.md makes the id "required when the KCI answers a tenant's
+cancellation", which a rejection always does; accepting it would leave the tenant's cancellation open forever
+while the supplier believes it delivered the rejection.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ SCHEMA_PROBLEMS = {
     "no-order-entity": (without(BASE, "provideServiceOrder"), "provideServiceOrder"),
     "two-order-entities": ({**BASE, "ceaseServiceOrder": ENTITY}, "ceaseServiceOrder"),
     "cancelled-without-problem-code": ({**BASE, "reasonCode": "CANCELLED"}, "problemCode"),
+    "cancellation-rejected-without-id": ({**BASE, "reasonCode": "CANCELLATION_REJECTED", "text": "no"}, "serviceOrderCancellationId"),
     "unknown-top-level-field": ({**BASE, "deliveredOn": "2024-04-10T09:53:39.144Z"}, "deliveredOn"),
     "entity-without-id": ({**BASE, "provideServiceOrder": without(ENTITY, "id")}, "provideServiceOrder.id"),
     "entity-without-tenant": ({**BASE, "provideServiceOrder": without(ENTITY, "tenant")}, "provideServiceOrder.tenant"),
