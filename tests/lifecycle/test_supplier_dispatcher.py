@@ -252,7 +252,7 @@ def test_a_transient_failure_then_a_201_completes(lifecycle, supplier_stub):
 def test_a_supplier_that_does_not_answer_in_time_is_retried_then_timed_out(lifecycle, supplier_stub):
     cancellation_id = accepted_cancellation(lifecycle)
     point_dispatcher_at(lifecycle, supplier_stub.url, read_timeout=0.2)
-    supplier_stub.answers.extend([(201, "", 0.6)] * MAX_ATTEMPTS)
+    supplier_stub.answers.extend([(201, "", 3.0)] * MAX_ATTEMPTS)  # far beyond the read timeout, even on a busy machine
 
     retry_until_failed(lifecycle, supplier_stub, cancellation_id)
 
