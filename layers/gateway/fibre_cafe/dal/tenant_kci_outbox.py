@@ -53,14 +53,17 @@ class TenantKciOutbox:
         values: dict[str, Any] = {":status": to_value(status.value), ":now": to_value(now), ":one": to_value(1)}
         set_clause = "deliveryStatus = :status, lastAttemptAt = :now, deliveryAttempts = if_not_exists(deliveryAttempts, :zero) + :one"
         values[":zero"] = to_value(0)
+        removed = []
         for name, value in (("lastHttpStatus", http_status), ("lastDetail", detail), ("deliveredOn", delivered_on)):
             if value is not None:
                 set_clause += f", {name} = :{name}"
                 values[f":{name}"] = to_value(value)
+            elif name != "deliveredOn":  # the last attempt's outcome, not an earlier attempt's
+                removed.append(name)
         self.client.update_item(
             TableName=self.name,
             Key=outbox_key(order_id, sequence),
-            UpdateExpression=f"SET {set_clause}",
+            UpdateExpression=f"SET {set_clause}" + (f" REMOVE {', '.join(removed)}" if removed else ""),
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues=values,
         )
