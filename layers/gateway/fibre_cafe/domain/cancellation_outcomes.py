@@ -44,7 +44,7 @@ def with_tenant_update(plan: KciPlan, received_on: str, conversation_id: str | N
         conversation = summary.get("conversationId") or conversation_id
     else:
         kci = tenant_kci_rules.for_supplier_kci(order, sequence, plan.kci, received_on)
-        conversation = (order.lastCancellation or {}).get("conversationId") if order.openCancellationId else conversation_id
+        conversation = (tenant_kci_rules.cancellation_in_question(order, plan.kci) or {}).get("conversationId") or conversation_id
     assert kci is not None
     message = TenantKciMessage(tenant=order.tenant, orderId=order.id, conversationId=conversation, kci=kci)
     return replace(plan, order_after=order), message

@@ -89,9 +89,21 @@ def for_cancellation_outcome(order: Order, sequence: int, summary: dict[str, Any
     return None
 
 
+def cancellation_in_question(order: Order, kci: SupplierKci) -> dict[str, Any] | None:
+    """The summary of the cancellation a supplier KCI is about: the order's last one, if it is still open or the
+    KCI names it (e.g. a CANCELLED KCI for a cancellation the supplier's 201 already completed)."""
+    last = order.lastCancellation
+    if not last:
+        return None
+    if order.openCancellationId is not None or (kci.serviceOrderCancellationId is not None and kci.serviceOrderCancellationId == last.get("id")):
+        return last
+    return None
+
+
 def for_supplier_kci(order: Order, sequence: int, kci: SupplierKci, received_on: str) -> TenantKci:
     """Relay of a supplier KCI that did not decide a cancellation: INFORMATIONAL with the supplier's reason."""
     information = Information(type=kci.reasonCode.value, text=kci.text)
-    cancellation = tenant_view_of(order.lastCancellation) if order.openCancellationId and order.lastCancellation else None
+    summary = cancellation_in_question(order, kci)
+    cancellation = tenant_view_of(summary) if summary else None
     return _kci(order, sequence, UpdateType.INFORMATIONAL, information, cancellation,
                 issuedOn=iso(kci.issuedOn), receivedOn=received_on, text=kci.text)
