@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     visibility = os.environ.get("LOCAL_VISIBILITY_TIMEOUT")
     parser.add_argument("--visibility-timeout", type=int, default=int(visibility) if visibility else None,
                         help="seconds: replaces the VisibilityTimeout of every queue that sets one (env LOCAL_VISIBILITY_TIMEOUT)")
-    parser.add_argument("--function-env", type=_function_env, default=_function_env(os.environ.get("LOCAL_FUNCTION_ENV") or "{}"),
+    parser.add_argument("--function-env", type=_function_env, default=os.environ.get("LOCAL_FUNCTION_ENV") or "{}",  # a string default goes through type=, errors included
                         help='JSON {"LogicalId": {"VAR": "value"}} on top of template.yaml (env LOCAL_FUNCTION_ENV)')
     read_timeout = os.environ.get("LOCAL_SUPPLIER_READ_TIMEOUT")
     parser.add_argument("--supplier-read-timeout", type=float, default=float(read_timeout) if read_timeout else None,

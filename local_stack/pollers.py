@@ -259,9 +259,9 @@ class _Poller:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
-        self.prepare()
         while not self._stop.is_set():
             try:
+                self.prepare()
                 self.poll_once()
             except Exception:  # noqa: BLE001 - a poller keeps going, as Lambda's does
                 if self._stop.is_set():
