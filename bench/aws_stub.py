@@ -1,0 +1,112 @@
+"""A tiny AWS stand-in on 127.0.0.1 for the warm-path benchmark: canned JSON at the HTTP layer.
+
+Answers the tenant API's POST path and nothing else: DynamoDB ``BatchGetItem`` (an ACKNOWLEDGED order,
+no idempotency record: every request is a first request), ``TransactWriteItems`` (success),
+``UpdateItem`` (the id counter: ADD of the requested block size, atomic) and SQS ``SendMessage``
+(a message id and the body's MD5). Both services speak AWS JSON 1.0 (``X-Amz-Target``).
+
+Run as its own process (``python -m bench.aws_stub``, it prints ``PORT <n>``), so the CPU it spends
+answering is not counted in the benchmark's ``process_time``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ORDER_ID = 123
+TENANT = "TENANT1"
+SUPPLIER = "DUMMY_SUPPLIER"
+
+
+def order_item(order_id: int = ORDER_ID) -> dict:
+    """The order snapshot as DynamoDB returns it (what OrdersTable.snapshot_item writes)."""
+    return {
+        "pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "SNAPSHOT"}, "id": {"N": str(order_id)}, "tenant": {"S": TENANT},
+        "supplier": {"S": SUPPLIER}, "orderType": {"S": "PROVIDE"}, "status": {"S": "ACKNOWLEDGED"},
+        "supplierStatus": {"S": "ACKNOWLEDGED"}, "supplierOrderReference": {"S": "FC123"}, "lastSequenceNumber": {"N": "1"},
+        "tenantKciSequence": {"N": "0"}, "version": {"N": "1"},
+    }
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counter = 0
+        self.calls: dict[str, int] = {}
+
+
+STATE = _State()
+
+
+def answer(target: str, request: dict) -> tuple[int, dict]:
+    operation = target.rsplit(".", 1)[-1]
+    with STATE.lock:
+        STATE.calls[operation] = STATE.calls.get(operation, 0) + 1
+    if operation == "BatchGetItem":
+        responses = {}
+        for table, spec in request.get("RequestItems", {}).items():
+            responses[table] = [order_item(int(key["pk"]["S"].split("#")[1])) for key in spec["Keys"] if key["pk"]["S"].startswith("ORDER#")]
+        return 200, {"Responses": responses, "UnprocessedKeys": {}}
+    if operation == "TransactWriteItems":
+        return 200, {}
+    if operation == "UpdateItem":
+        size = int(request["ExpressionAttributeValues"][":size"]["N"])
+        with STATE.lock:
+            STATE.counter += size
+            last = STATE.counter
+        return 200, {"Attributes": {"lastAllocatedId": {"N": str(last)}}}
+    if operation == "SendMessage":
+        body = request.get("MessageBody", "")
+        return 200, {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": hashlib.md5(body.encode()).hexdigest()}  # noqa: S324 - SQS's checksum
+    if operation == "Calls":
+        with STATE.lock:
+            return 200, dict(STATE.calls)
+    return 400, {"__type": "com.amazon.coral.validate#UnknownOperationException", "message": f"stub does not answer {operation}"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms delayed-ACK stall
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        target = self.headers.get("X-Amz-Target", "")
+        try:
+            status, body = answer(target, json.loads(raw or b"{}"))
+        except Exception as exc:  # noqa: BLE001 - a stub: say what went wrong
+            status, body = 500, {"__type": "InternalFailure", "message": repr(exc)}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("x-amzn-RequestId", "stub")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(port: int = 0) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def main() -> int:
+    server = serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    # Stops when its parent closes stdin (the benchmark ends, or dies).
+    threading.Thread(target=lambda: (sys.stdin.read(), server.shutdown()), daemon=True).start()
+    server.serve_forever(poll_interval=0.2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

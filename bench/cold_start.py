@@ -1,0 +1,192 @@
+"""Cold start: a fresh Python process's init of each function, next to the floor, interleaved.
+
+Each run is a new process (``python -c``) that sets the function's template environment, puts the
+layer and the function's code directory on ``sys.path`` as Lambda does, imports the handler module
+(which builds its clients and collaborators at import) and fetches the handler. Timed twice: with
+``perf_counter`` inside the process (imports + construction) and as wall time from outside
+(interpreter start included). The floor is ``import boto3; boto3.client('dynamodb');
+boto3.client('sqs')`` in the same environment. Runs are interleaved (floor and functions in a shuffled
+order each round), so load on the machine hits both alike; medians are compared.
+
+Bytecode: the project's code is imported from source, as in Lambda (``sam build`` ships no .pyc for the
+function and layer code and /var/task, /opt are read-only); the dependencies have pip's .pyc.
+``PYTHONDONTWRITEBYTECODE=1`` keeps it that way between runs.
+
+    python -m bench.cold_start [--runs 15] [--only TenantApiFunction]
+    python -m bench.cold_start --explain TenantApiFunction     # -X importtime and cProfile of one init
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT, function_env, function_ids, handler_paths, median, ratio, table, verdict
+
+FLOOR = "floor"
+TARGET = 1.5
+TARGET_FUNCTION = "TenantApiFunction"
+MARK = "BENCH-COLD "
+NEUTRAL_CWD = tempfile.gettempdir()  # not the repo: "" on sys.path must not make its packages importable
+
+FLOOR_SCRIPT = """\
+import time
+_t0 = time.perf_counter()
+import boto3
+boto3.client('dynamodb')
+boto3.client('sqs')
+_t1 = time.perf_counter()
+import sys
+import tempfile
+sys.stderr.write('{mark}' + repr(_t1 - _t0) + '\\n')
+"""
+
+HANDLER_SCRIPT = """\
+import time
+_t0 = time.perf_counter()
+import importlib, sys
+sys.path[:0] = {paths!r}
+_handler = getattr(importlib.import_module({module!r}), {attribute!r})
+_t1 = time.perf_counter()
+sys.stderr.write('{mark}' + repr(_t1 - _t0) + '\\n')
+"""
+
+
+def script(logical_id: str) -> str:
+    if logical_id == FLOOR:
+        return FLOOR_SCRIPT.format(mark=MARK)
+    paths, module, attribute = handler_paths(logical_id)
+    return HANDLER_SCRIPT.format(paths=paths, module=module, attribute=attribute, mark=MARK)
+
+
+def environment(logical_id: str) -> dict[str, str]:
+    env = function_env(TARGET_FUNCTION if logical_id == FLOOR else logical_id)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def run_once(logical_id: str, python: str = sys.executable) -> tuple[float, float]:
+    """(seconds inside the process, wall seconds) for one fresh-process init."""
+    started = time.perf_counter()
+    done = subprocess.run([python, "-c", script(logical_id)], env=environment(logical_id), cwd=NEUTRAL_CWD,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    wall = time.perf_counter() - started
+    marks = [line for line in done.stderr.splitlines() if line.startswith(MARK)]
+    if done.returncode != 0 or not marks:
+        raise RuntimeError(f"{logical_id}: init failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return float(marks[-1][len(MARK):]), wall
+
+
+def measure(runs: int = 15, only: list[str] | None = None, seed: int = 1, progress=None) -> dict:
+    names = [FLOOR] + (only or function_ids())
+    samples: dict[str, dict[str, list[float]]] = {name: {"inside": [], "wall": []} for name in names}
+    shuffle = random.Random(seed)
+    for name in names:  # one discarded warm-up each: file cache, first-import effects
+        run_once(name)
+    for round_number in range(runs):
+        order = names[:]
+        shuffle.shuffle(order)
+        for name in order:
+            inside, wall = run_once(name)
+            samples[name]["inside"].append(inside)
+            samples[name]["wall"].append(wall)
+        if progress:
+            progress(f"cold start: round {round_number + 1}/{runs}")
+    floor_inside = median(samples[FLOOR]["inside"])
+    floor_wall = median(samples[FLOOR]["wall"])
+    results = {}
+    for name in names:
+        inside, wall = median(samples[name]["inside"]), median(samples[name]["wall"])
+        results[name] = {
+            "runs": runs,
+            "median_inside_ms": inside * 1000,
+            "median_wall_ms": wall * 1000,
+            "ratio_inside": ratio(inside, floor_inside),
+            "ratio_wall": ratio(wall, floor_wall),
+            "samples_inside_ms": [round(v * 1000, 2) for v in samples[name]["inside"]],
+            "samples_wall_ms": [round(v * 1000, 2) for v in samples[name]["wall"]],
+        }
+    target = results.get(TARGET_FUNCTION)
+    return {
+        "floor": "python -c \"import boto3; boto3.client('dynamodb'); boto3.client('sqs')\"",
+        "target": {"function": TARGET_FUNCTION, "max_ratio": TARGET,
+                   "ratio_inside": target["ratio_inside"] if target else None,
+                   "ratio_wall": target["ratio_wall"] if target else None,
+                   "met": bool(target and target["ratio_inside"] <= TARGET and target["ratio_wall"] <= TARGET)},
+        "functions": results,
+    }
+
+
+def render(result: dict) -> str:
+    rows = []
+    for name, row in result["functions"].items():
+        rows.append([name, row["median_inside_ms"], row["ratio_inside"], row["median_wall_ms"], row["ratio_wall"],
+                     verdict(max(row["ratio_inside"], row["ratio_wall"]), TARGET) if name == TARGET_FUNCTION else ""])
+    runs = next(iter(result["functions"].values()))["runs"]
+    return (f"Cold start (median of {runs} fresh processes each, interleaved; floor = {result['floor']})\n"
+            + table(rows, ["function", "init ms", "x floor", "wall ms", "x floor", f"target <= {TARGET}x"]))
+
+
+# ------------------------------------------------------------------------------------------------ explain
+
+
+def explain(logical_id: str, top: int = 25) -> str:
+    """Where one init's time goes: -X importtime (cumulative, by top-level package) and cProfile of the import."""
+    env = environment(logical_id)
+    paths, module, _attribute = handler_paths(logical_id)
+    code = f"import sys; sys.path[:0] = {paths!r}; import {module}"
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, cwd=NEUTRAL_CWD,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    by_package: dict[str, int] = {}
+    own: list[tuple[int, str]] = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        package = name.strip().split(".")[0]
+        by_package[package] = by_package.get(package, 0) + int(self_us)
+        own.append((int(self_us), name.strip()))
+    lines = [f"{logical_id}: import self time by top-level package (ms, -X importtime; includes module-level code)"]
+    for package, micros in sorted(by_package.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"  {micros / 1000:8.1f}  {package}")
+    lines.append("largest single modules (self ms):")
+    for micros, name in sorted(own, reverse=True)[:top]:
+        lines.append(f"  {micros / 1000:8.1f}  {name}")
+    profile = subprocess.run(
+        [sys.executable, "-c",
+         "import cProfile, pstats, io, sys\n"
+         f"sys.path[:0] = {paths!r}\n"
+         f"p = cProfile.Profile(); p.enable(); import {module}; p.disable()\n"
+         "s = io.StringIO(); pstats.Stats(p, stream=s).sort_stats('cumulative').print_stats(40); sys.stderr.write(s.getvalue())"],
+        env=env, cwd=NEUTRAL_CWD, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    lines.append("cProfile of the import (cumulative):")
+    lines.append(profile.stderr[-12000:])
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--only", nargs="*", help="logical ids (default: every function of template.yaml)")
+    parser.add_argument("--explain", metavar="LOGICAL_ID", help="print where one function's init time goes, then exit")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args(argv)
+    if args.explain:
+        print(explain(args.explain))
+        return 0
+    result = measure(args.runs, args.only, progress=lambda text: print(text, file=sys.stderr))
+    print(render(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Helpers shared by the benchmarks: the template's functions and environments, statistics, a results table."""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from local_stack.template import LocalResources, function_environment, function_spec, load_template, resources_of_type  # noqa: E402
+
+REGION = "eu-west-2"
+ACCOUNT = "000000000000"
+# Nothing a benchmark starts may reach AWS: fake credentials, a region, and (unless a benchmark points it
+# at its own stub) an endpoint on a closed local port, so a stray call fails at once instead of leaving the machine.
+CLOSED_ENDPOINT = "http://127.0.0.1:9"
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ENDPOINT_URL": CLOSED_ENDPOINT,
+}
+UNSET_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+
+def function_ids() -> list[str]:
+    """Every AWS::Serverless::Function of template.yaml, in template order."""
+    return list(resources_of_type(load_template(), "AWS::Serverless::Function"))
+
+
+def named_resources(endpoint: str = CLOSED_ENDPOINT, prefix: str = "bench") -> LocalResources:
+    """Names for every table and queue of the template, without creating anything (for environments only)."""
+    template = load_template()
+    resources = LocalResources(prefix=prefix)
+    resources.parameters.update({name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()})
+    for logical_id in resources_of_type(template, "AWS::DynamoDB::Table"):
+        resources.tables[logical_id] = f"{prefix}-{logical_id}"
+        resources.stream_arns[logical_id] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{prefix}-{logical_id}/stream/1"
+    for logical_id, res in resources_of_type(template, "AWS::SQS::Queue").items():
+        name = f"{prefix}-{logical_id}" + (".fifo" if res.get("Properties", {}).get("FifoQueue") else "")
+        resources.queue_urls[logical_id] = f"{endpoint}/{ACCOUNT}/{name}"
+        resources.queue_arns[logical_id] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+    return resources
+
+
+def function_env(logical_id: str, endpoint: str = CLOSED_ENDPOINT, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The process environment a function gets: this one minus AWS profiles, fake credentials, the template's variables."""
+    env = {key: value for key, value in os.environ.items() if key not in UNSET_ENV and not key.startswith("AWS_ENDPOINT_URL")}
+    env.update(FAKE_AWS_ENV)
+    env["AWS_ENDPOINT_URL"] = endpoint
+    env.update(function_environment(logical_id, named_resources(endpoint)))
+    env.update(extra or {})
+    return env
+
+
+def handler_paths(logical_id: str) -> tuple[list[str], str, str]:
+    """(sys.path entries as Lambda has them: layers then the code dir, module, attribute)."""
+    spec = function_spec(logical_id)
+    return [str(path) for path in (*spec.layer_dirs, spec.code_dir)], spec.module, spec.attribute
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1) of a non-empty sample."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def ratio(value: float, floor: float) -> float:
+    return value / floor if floor else float("inf")
+
+
+def verdict(value: float, target: float) -> str:
+    return "ok" if value <= target else "OVER"
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def table(rows: list[list[Any]], header: list[str]) -> str:
+    cells = [header] + [[_fmt(cell) for cell in row] for row in rows]
+    widths = [max(len(str(row[i])) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _fmt(cell: Any) -> str:
+    if isinstance(cell, float):
+        if cell == 0 or abs(cell) >= 100:
+            return f"{cell:.0f}"
+        if abs(cell) >= 10:
+            return f"{cell:.1f}"
+        return f"{cell:.2f}" if abs(cell) >= 0.1 else f"{cell:.3f}"
+    return str(cell)
