@@ -101,7 +101,7 @@ lock-check: ## check that the committed lock files install from wheels on 3.11 a
 
 # ------------------------------------------------------------------------ cleaning
 clean: ## remove build output and caches (keeps the virtual environments)
-	rm -rf .aws-sam .pytest_cache .hypothesis .local-stack bench-results
+	rm -rf .aws-sam .pytest_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -path ./$(VENV312) -prune -o -path ./.tools -prune -o \
 		-name __pycache__ -type d -print0 | xargs -0 rm -rf
 
