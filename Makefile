@@ -28,6 +28,7 @@ OFFLINE_AWS := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	AWS_REGION=$(REGION) AWS_DEFAULT_REGION=$(REGION) AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
+# For offline commands only: a future `make deploy` must call $(SAM_VENV)/bin/sam with the caller's credentials.
 SAM := $(OFFLINE_AWS) $(SAM_VENV)/bin/sam
 CFN_LINT := $(OFFLINE_AWS) $(VENV)/bin/cfn-lint
 
