@@ -33,7 +33,7 @@ SAM := $(OFFLINE_AWS) $(SAM_VENV)/bin/sam
 CFN_LINT := $(OFFLINE_AWS) $(VENV)/bin/cfn-lint
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-py312 pytest lint build events lock lock-check venv venv312 sam-venv clean distclean
+.PHONY: help run test test-py312 pytest lint build deploy smoke openapi replay events lock lock-check venv venv312 sam-venv clean distclean
 
 help: ## list the targets
 	@echo "make <target>   (variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS='$(PYTEST_ARGS)' REGION=$(REGION))"
@@ -71,9 +71,11 @@ sam-venv: $(SAM_VENV)/$(STAMP) ## create/refresh .tools/sam (SAM CLI) from requi
 run: $(VENV)/$(STAMP) ## start the local stack (python -m local_stack) on http://127.0.0.1:3000
 	exec $(VENV)/bin/python -m local_stack
 
-test: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint + sam validate --lint + the whole test suite (what CI runs)
+test: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint + sam validate --lint + sam build + OpenAPI drift check + the whole test suite (what CI runs)
 	@echo "cfn-lint $(TEMPLATE)"; $(CFN_LINT) $(TEMPLATE)
 	@echo "sam validate --lint --template $(TEMPLATE) --region $(REGION)"; $(SAM) validate --lint --template $(TEMPLATE) --region $(REGION)
+	PYENV_VERSION=$(PYENV_312) $(SAM) build --template $(TEMPLATE) --build-dir $(BUILD_DIR)
+	$(VENV)/bin/python -m tools.openapi --check
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 pytest: $(VENV)/$(STAMP) ## only the test suite (PYTEST_ARGS='-x -k ...' to narrow it)
@@ -90,7 +92,22 @@ build: $(SAM_VENV)/$(STAMP) ## sam build into .aws-sam/build without Docker (pyt
 	@echo "sam build --template $(TEMPLATE) --build-dir $(BUILD_DIR)"
 	@PYENV_VERSION=$(PYENV_312) $(SAM) build --template $(TEMPLATE) --build-dir $(BUILD_DIR)
 
+# First deployment: `make deploy GUIDED=1` (asks for the stack name, region, parameters; saves them to samconfig.toml).
+deploy: build ## sam deploy of the built stack (needs real AWS credentials; GUIDED=1 the first time)
+	$(SAM_VENV)/bin/sam deploy --template-file $(BUILD_DIR)/template.yaml $(if $(GUIDED),--guided,)
+
+# `make smoke` tests the running `make run` stack; `make smoke STACK=<name> SMOKE_ARGS='--tenant-client-id ...'`
+# a deployed one (API URL, token endpoint and tables from the stack outputs; see tools/smoke.py).
+smoke: $(VENV)/$(STAMP) ## smoke test over HTTP: the local stack, or STACK=<deployed stack name>
+	$(VENV)/bin/python -m tools.smoke $(if $(STACK),--stack-name $(STACK),--local) $(SMOKE_ARGS)
+
+replay: $(VENV)/$(STAMP) ## replay event files: make replay FILES='events/tenant_api/*.json' [TARGET=local|<url>]
+	$(VENV)/bin/python -m tools.replay --target $(or $(TARGET),in-process) $(FILES)
+
 # ------------------------------------------------------------------------ generated files
+openapi: $(VENV)/$(STAMP) ## regenerate docs/openapi.json from the handlers (make test fails when it is stale)
+	$(VENV)/bin/python -m tools.openapi
+
 events: $(VENV)/$(STAMP) ## regenerate events/ (sam local invoke event files) from events/generate.py
 	$(VENV)/bin/python events/generate.py
 
