@@ -34,7 +34,6 @@ from hypothesis import strategies as st
 
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.cancellations_table import CancellationsTable
-from fibre_cafe.dal.dynamodb_codec import from_item
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.domain import supplier_answers
@@ -170,34 +169,19 @@ class World:
     def deliver(self, kci: dict) -> None:
         self.apply(KciEnvelope(supplier="DUMMY_SUPPLIER", receivedOn=iso(utc_now()), requestId=f"req-{kci['id']}", kci=kci))
 
-    def _scan(self, table: str, attributes: tuple[str, ...]) -> list[dict]:
-        """Every item of ``table``, only ``attributes`` (history and outbox items are large; moto serialises slowly)."""
-        names = {f"#a{i}": name for i, name in enumerate(attributes)}
-        items = []
-        for page in self.store.client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True,
-                                                                      ProjectionExpression=", ".join(names),
-                                                                      ExpressionAttributeNames=names):
-            items.extend(from_item(item) for item in page["Items"])
-        return items
-
     def state(self, orders: list[OrderSetup]) -> dict:
-        """Everything the KCIs can change, read with one scan per table."""
-        state: dict = {f"history {setup.order_id}": [] for setup in orders}
-        for item in self._scan(self.orders.name, ("pk", "sk", "kciId") + SNAPSHOT_FIELDS):
-            order_id = int(item["pk"].removeprefix("ORDER#"))
-            if item["sk"].startswith("KCI#"):
-                state[f"history {order_id}"].append(item["kciId"])
-            elif item["sk"] == "SNAPSHOT":
-                state[f"order {order_id}"] = {name: item.get(name) for name in SNAPSHOT_FIELDS}
-            # anything else the order keeps (e.g. the tenant-KCI outbox) is not compared
-        for item in self._scan(self.cancellations.name, ("pk",) + CANCELLATION_FIELDS):
-            if item["pk"].startswith("CANCELLATION#"):  # not idempotency records, not the id counter
-                cancellation = {name: item.get(name) for name in CANCELLATION_FIELDS}
-                if cancellation["error"]:  # its uuid is new each time: compare what the tenant reads
-                    cancellation["error"] = (cancellation["error"]["code"], cancellation["error"]["messages"])
-                state[item["pk"].lower()] = cancellation
-        for histories in (value for key, value in state.items() if key.startswith("history")):
-            histories.sort()
+        """Everything the KCIs can change: each order's snapshot and history, its cancellation."""
+        state: dict = {}
+        for setup in orders:
+            order = self.orders.get(setup.order_id).model_dump()
+            state[f"order {setup.order_id}"] = {name: order[name] for name in SNAPSHOT_FIELDS}
+            state[f"history {setup.order_id}"] = sorted(entry["kciId"] for entry in self.orders.history(setup.order_id))
+            if setup.cancellation is not None:
+                record = self.cancellations.get(setup.cancellation_id)
+                cancellation = record.model_dump(mode="json", include=set(CANCELLATION_FIELDS))
+                if record.error:  # its uuid is new each time: compare what the tenant reads
+                    cancellation["error"] = (record.error.code.value, record.error.messages)
+                state[f"cancellation {record.id}"] = cancellation
         return state
 
 
