@@ -44,7 +44,8 @@ class Dependencies:
         )
         self.sqs = sqs_client()
         self.queue_url = os.environ["SUPPLIER_REQUESTS_QUEUE_URL"]
-        self.dispatch = DispatchCancellation(store, SupplierApi(SupplierDirectory()), settings)
+        supplier_api = SupplierApi(SupplierDirectory(), read_timeout=float(os.environ.get("SUPPLIER_READ_TIMEOUT_SECONDS", "10")))
+        self.dispatch = DispatchCancellation(store, supplier_api, settings)
 
 
 deps = Dependencies()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import requests
 
+from fibre_cafe.dal.partner_directory import UnknownPartner
 from fibre_cafe.dal.supplier_directory import SupplierDirectory
 from fibre_cafe.domain import supplier_answers
 from fibre_cafe.domain.supplier_answers import SupplierAnswer
@@ -22,7 +23,11 @@ class SupplierApi:
         self.timeout = (connect_timeout, read_timeout)
 
     def request_cancellation(self, message: SupplierRequestMessage) -> SupplierAnswer:
-        endpoint = self.directory.endpoint(message.supplier)
+        try:
+            endpoint = self.directory.endpoint(message.supplier)
+        except UnknownPartner:
+            # Configuration, not the supplier: FAILED_TO_SEND now; an operator redrives once it is configured.
+            return supplier_answers.not_configured(message.supplier)
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",

@@ -54,6 +54,13 @@ def unreachable(detail: str = "") -> SupplierAnswer:
     )
 
 
+def not_configured(supplier: str) -> SupplierAnswer:
+    return SupplierAnswer(
+        AnswerKind.FAILED, error_code=ErrorCode.GATEWAY_FAULT,
+        messages=[f"The gateway has no Supplier API configured for {supplier}"], http_status=None,
+    )
+
+
 def _json_object(body: str) -> dict | None:
     try:
         parsed = json.loads(body) if body else None
