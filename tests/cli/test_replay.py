@@ -64,3 +64,29 @@ def test_a_dead_target_is_an_unexpected_failure(capsys):
     printed = capsys.readouterr().out
     assert exit_code == 1
     assert "transport error" in printed
+
+
+def _files_without_setup(folder: str) -> list[str]:
+    """Queue events whose expected.json needs no prepared cancellations (replay starts from a fresh stack)."""
+    expected = json.loads(Path(folder, "expected.json").read_text())
+    return [str(Path(folder, name)) for name, entry in sorted(expected.items()) if not (entry.get("setup") or {}).get("cancellations")]
+
+
+def test_supplier_kci_files_and_queue_events_replay_in_process(capsys):
+    files = sorted(map(str, Path("events/supplier_updates_api").glob("*.json"))) + _files_without_setup("events/kci_processor")
+    assert len(files) >= 8
+    exit_code = replay.main([*files, "--quiet"])
+    printed = capsys.readouterr().out
+    assert exit_code == 0, printed
+    assert "BATCH_FAILURES" in printed  # the poison record fails alone, as expected.json says
+
+
+@pytest.mark.http
+def test_supplier_kci_files_against_the_local_stack(capsys):
+    from local_stack.stack import LocalStack
+
+    files = sorted(map(str, Path("events/supplier_updates_api").glob("*.json")))
+    with LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False) as stack:
+        exit_code = replay.main([*files, "--target", stack.base_url, "--moto-url", stack.moto_url, "--quiet"])
+    printed = capsys.readouterr().out
+    assert exit_code == 0, printed
