@@ -210,8 +210,9 @@ def _moto_transactions_back_up_items_not_tables():
     every stream record the table ever produced - once per entry of the transaction, to roll back a failed
     condition. A write's cost then grows with everything written before it (the orders table keeps KCI history
     and a stream): the 500th KCI of a run cost ~20 times the first. Back up only the items the transaction names
-    instead, with the same all-or-nothing result for the items. (Stream records of a cancelled transaction's
-    partial writes are not rolled back; nothing here reads the stream.)
+    instead, with the same all-or-nothing result for the items and the tables' streams (a cancelled transaction
+    leaves no stream record, as in moto and DynamoDB). Session-wide once a lifecycle test has run, so it also
+    serves tests that build on this harness (tests/tenant_updates read the orders stream).
     """
     import copy
 
@@ -236,17 +237,21 @@ def _moto_transactions_back_up_items_not_tables():
         return DynamoType(attrs[table.hash_key_attr]), DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
 
     def transact_write_items(self, transact_items):
-        saved = []
+        saved, streams = [], {}
         for entry in transact_items:
             op = next(iter(entry.values()), None) or {}
             table = self.tables.get(op.get("TableName"))
             key = item_key(table, op.get("Item") or op.get("Key") or {}) if table is not None else None
             if key is not None:
                 saved.append((table, *key, copy.deepcopy(table.get_item(*key))))
+            if table is not None and table.stream_shard is not None:
+                streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))
         live.active = True
         try:
             return original(self, transact_items)
         except Exception:
+            for shard, length in streams.values():
+                del shard.items[length:]  # a stream is append-only: drop what the cancelled writes added
             for table, hash_key, range_key, item in reversed(saved):
                 if range_key is None:
                     table.items.pop(hash_key, None) if item is None else table.items.__setitem__(hash_key, item)
