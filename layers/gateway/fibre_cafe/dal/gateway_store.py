@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -15,13 +17,15 @@ from fibre_cafe.dal.aws_errors import cancellation_reason_codes, error_code
 from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
 from fibre_cafe.dal.keys import order_key, request_key
 from fibre_cafe.dal.orders_table import OrdersTable
-from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
+from fibre_cafe.domain.cancellation_summary import cancellation_summary
 from fibre_cafe.domain.errors import DependencyUnavailable
-from fibre_cafe.domain.kci_rules import KciPlan
-from fibre_cafe.domain.tenant_kci_rules import cancellation_summary
 from fibre_cafe.models.order import Order
 from fibre_cafe.models.records import CancellationRecord, StoredResponse
-from fibre_cafe.models.tenant_kci import TenantKciMessage
+
+if TYPE_CHECKING:  # the KCI and tenant-KCI models: the Tenant API, which never uses them, does not import them
+    from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
+    from fibre_cafe.domain.kci_rules import KciPlan
+    from fibre_cafe.models.tenant_kci import TenantKciMessage
 
 
 class RequestAlreadyRecorded(Exception):
@@ -49,7 +53,13 @@ class GatewayStore:
         self.client = client
         self.cancellations = cancellations
         self.orders = orders
-        self.outbox = TenantKciOutbox(client, orders.name)
+
+    @cached_property
+    def outbox(self) -> TenantKciOutbox:
+        """The tenant-KCI outbox (KCIs and supplier outcomes write to it; the Tenant API never does)."""
+        from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
+
+        return TenantKciOutbox(self.client, self.orders.name)
 
     def read_order_and_request(self, order_id: int, tenant: str, request_id: str) -> tuple[Order | None, StoredResponse | None]:
         request_items = {

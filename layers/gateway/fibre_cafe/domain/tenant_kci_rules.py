@@ -22,20 +22,13 @@ import uuid
 from typing import Any
 
 from fibre_cafe.clock import iso
+# Its own module (the Tenant API writes the summary without this module's models); still importable from here.
+from fibre_cafe.domain.cancellation_summary import CANCELLATION_SUMMARY_FIELDS, cancellation_summary  # noqa: F401
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody
 from fibre_cafe.models.kci import SupplierKci
 from fibre_cafe.models.order import Order
-from fibre_cafe.models.records import CancellationRecord
 from fibre_cafe.models.tenant_kci import ENTITY_TYPES, Information, TenantKci, UpdateType
-
-CANCELLATION_SUMMARY_FIELDS = ("id", "orderId", "supplier", "reasonCode", "text", "status", "supplierReference", "conversationId")
-
-
-def cancellation_summary(record: CancellationRecord) -> dict[str, Any]:
-    """What the order snapshot keeps of its latest cancellation, to tell the tenant about it later."""
-    values = record.model_dump(mode="json")
-    return {key: values[key] for key in CANCELLATION_SUMMARY_FIELDS if values.get(key) is not None}
 
 
 def tenant_view_of(summary: dict[str, Any], status: CancellationStatus | None = None) -> dict[str, Any]:
