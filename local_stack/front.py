@@ -335,6 +335,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class FrontServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: 32 clients connecting at once overflowed it and some got
+    # "connection reset by peer" (tests/reliability/test_http_concurrency.py).
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int):
         super().__init__((host, port), _RequestHandler)
