@@ -33,7 +33,8 @@ SAM := $(OFFLINE_AWS) $(SAM_VENV)/bin/sam
 CFN_LINT := $(OFFLINE_AWS) $(VENV)/bin/cfn-lint
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-py312 pytest lint build deploy smoke openapi replay events lock lock-check venv venv312 sam-venv clean distclean
+.PHONY: help run test test-py312 pytest lint build deploy smoke openapi replay events lock lock-check venv venv312 sam-venv clean distclean \
+	bench soak
 
 help: ## list the targets
 	@echo "make <target>   (variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS='$(PYTEST_ARGS)' REGION=$(REGION))"
@@ -84,6 +85,12 @@ pytest: $(VENV)/$(STAMP) ## only the test suite (PYTEST_ARGS='-x -k ...' to narr
 test-py312: $(VENV312)/$(STAMP) ## the test suite on Python 3.12 (the Lambda runtime), in .venv312
 	$(VENV312)/bin/python -m pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/$(STAMP) ## benchmarks against their floors (not part of test): tables + bench-results/bench.json; BENCH_ARGS='--quick'
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
+
+soak: $(VENV)/$(STAMP) ## tests/reliability at soak size (SOAK=1: 1,200 schemathesis cases, 2,000 POSTs, 80x10 KCIs; sizes overridable)
+	SOAK=1 $(VENV)/bin/python -m pytest tests/reliability $(PYTEST_ARGS)
+
 lint: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint and sam validate --lint on template.yaml (offline)
 	@echo "cfn-lint $(TEMPLATE)"; $(CFN_LINT) $(TEMPLATE)
 	@echo "sam validate --lint --template $(TEMPLATE) --region $(REGION)"; $(SAM) validate --lint --template $(TEMPLATE) --region $(REGION)
@@ -119,7 +126,7 @@ lock-check: ## check that the committed lock files install from wheels on 3.11 a
 
 # ------------------------------------------------------------------------ cleaning
 clean: ## remove build output and caches (keeps the virtual environments)
-	rm -rf .aws-sam .pytest_cache .hypothesis
+	rm -rf .aws-sam .pytest_cache .hypothesis bench-results
 	find . -path ./$(VENV) -prune -o -path ./$(VENV312) -prune -o -path ./.tools -prune -o \
 		-name __pycache__ -type d -print0 | xargs -0 rm -rf
 
