@@ -27,12 +27,15 @@ import boto3
 import pytest
 from botocore.config import Config
 
-# The lifecycle fixtures, registered here as this directory's own.
+# The lifecycle fixtures, registered here as this directory's own. _moto_transactions_back_up_items_not_tables
+# also makes a cancelled TransactWriteItems leave no stream record, as in DynamoDB (plain moto 5.2 keeps the
+# records of its partial writes, so the relay would see a phantom tenant KCI, e.g. after a duplicate KCI).
 from tests.lifecycle.conftest import (  # noqa: F401
     Context,
     Lifecycle,
     _moto_kms_keys_are_cheap,
     _moto_requests_are_atomic,
+    _moto_transactions_back_up_items_not_tables,
     aws,
     load_function,
     supplier_stub,
@@ -214,46 +217,10 @@ def tenant_stub():
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _moto_cancelled_transactions_leave_no_stream_records(monkeypatch):
-    """A cancelled TransactWriteItems writes nothing in DynamoDB, so its stream shows nothing either.
-
-    moto 5.2 applies a transaction's items one by one, appending a stream record for each, and on a
-    failed condition puts back a deep copy of each table taken before. The records it appended stay
-    on the *old* shard object, which open shard iterators still read, while later writes go to the
-    copy's shard, which they never see. Reproduction (plain moto): a stream reader open on the orders
-    table, then a duplicate KCI (its history Put fails): the reader gets a phantom INSERT of a tenant
-    KCI that was never stored, and nothing written afterwards.
-
-    Here a cancelled transaction truncates each stream shard back to its length before the
-    transaction and keeps the shard object readers hold, so the stream is the committed writes only.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    original = DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self, transact_items):
-        shards = {name: (table.stream_shard, len(table.stream_shard.items))
-                  for name, table in self.tables.items() if table.stream_shard is not None}
-        try:
-            return original(self, transact_items)
-        except Exception:
-            for name, (shard, length) in shards.items():
-                del shard.items[length:]
-                table = self.tables.get(name)
-                if table is not None:
-                    table.stream_shard = shard
-                    shard.table = table
-            raise
-
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", transact_write_items)
-
-
 class OrdersStream:
     """Reads the orders table's stream (moto's DynamoDB Streams API) from its start, remembering where it got to."""
 
     def __init__(self, dynamodb, table_name: str):
-        self.table_name = table_name
         description = dynamodb.describe_table(TableName=table_name)["Table"]
         self.arn = description["LatestStreamArn"]
         assert description["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
@@ -272,21 +239,7 @@ class OrdersStream:
             answer = self.client.get_records(ShardIterator=iterator)
             self._iterators[index] = answer["NextShardIterator"]
             records.extend(self._lambda_record(record) for record in answer["Records"])
-        if records:
-            self._forget(int(records[-1]["dynamodb"]["SequenceNumber"]))
         return records
-
-    def _forget(self, last_read: int) -> None:
-        """Drop the records read from moto's shard (speed only: moto deep-copies every table, its stream records
-        included, on each TransactWriteItems, so a long test would slow down with every write)."""
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.dynamodb.models import dynamodb_backends
-
-        shard = dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].get_table(self.table_name).stream_shard
-        read = last_read - shard.starting_sequence_number + 1
-        if 0 < read <= len(shard.items):
-            del shard.items[:read]
-            shard.starting_sequence_number += read  # new records keep numbering on; the reader's position stays valid
 
     def _lambda_record(self, record: dict) -> dict:
         dynamodb = dict(record["dynamodb"])
