@@ -24,7 +24,15 @@ class Dependencies:
 deps = Dependencies()
 
 
+class HeldBack(Exception):
+    """An earlier record of this batch failed: this one waits for it."""
+
+
 def record_handler(record: DynamoDBRecord) -> str | None:
+    # Once a record fails, the rest of the batch is not sent: the event source mapping retries from the
+    # first failed record, and a later KCI of the same order sent now would reach the FIFO queue before it.
+    if processor.fail_messages:
+        raise HeldBack("an earlier record of this batch failed; this one waits for its retry")
     return relay(record.raw_event, deps.queue)
 
 
