@@ -140,3 +140,48 @@ def test_a_record_the_relay_could_not_send_is_reported_failed_and_sent_on_the_re
     assert result == {"batchItemFailures": []}
     world.deliver()
     assert world.statuses(ORDER_ID) == [(1, "DELIVERED", 1)]
+
+
+def fail_next_send(client, times: int = 1) -> None:
+    """The next ``times`` SendMessage calls of ``client`` fail with a 500 (a real ClientError, no retry)."""
+    from botocore.awsrequest import AWSResponse
+
+    left = [times]
+
+    def hook(**_kwargs):
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        parsed = {"Error": {"Code": "InternalFailure", "Message": "injected by the test"},
+                  "ResponseMetadata": {"HTTPStatusCode": 500, "HTTPHeaders": {}}}
+        return AWSResponse(None, 500, {}, None), parsed
+
+    client.meta.events.register("before-call.sqs.SendMessage", hook)
+
+
+def lambda_retry(records: list[dict], result: dict) -> list[dict]:
+    """What a DynamoDB stream event source retries after a partial failure: the batch from its lowest failed
+    sequence number on (records after it are sent again, even those that succeeded)."""
+    first = min(int(identifier) for identifier in failures(result))
+    return [record for record in records if int(record["dynamodb"]["SequenceNumber"]) >= first]
+
+
+def test_an_order_s_kcis_reach_the_queue_in_order_even_when_a_send_fails_midway(world):
+    """Two tenant KCIs of one order in one stream batch; sending the first fails once. Had the relay gone on and
+    sent the second, the retry would put the first behind it on the FIFO queue (the second's resend being
+    deduplicated), and the tenant would get KCI 2 before KCI 1. After a failure the rest of the batch waits."""
+    supplier_kci(world, ORDER_ID, 1)
+    supplier_kci(world, ORDER_ID, 2)
+    records = world.stream.new_records()
+    assert len(outbox_inserts({"Records": records})) == 2
+    fail_next_send(world.relay_function.deps.queue.client)
+
+    _, result = world.relay(records)
+
+    assert failures(result)
+    assert world.queued("TenantUpdatesQueue") == 0, "KCI 2 was not sent ahead of KCI 1"
+    _, retried = world.relay(lambda_retry(records, result))
+    assert retried == {"batchItemFailures": []}
+    world.deliver_until_empty()
+    assert [kci["sequenceNumber"] for kci in world.tenant.accepted] == [1, 2]
+
