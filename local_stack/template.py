@@ -174,7 +174,9 @@ def function_environment(logical_id: str, resources: LocalResources, template: d
     globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     function = template["Resources"][logical_id]["Properties"]
     own_env = function.get("Environment", {}).get("Variables", {})
-    return {key: str(resources.resolve(value)) for key, value in {**globals_env, **own_env}.items()}
+    # An empty value means "unset" (AWS_ENDPOINT_URL: "" exists only so sam local invoke can override it):
+    # leaving it out keeps the endpoint the local stack or the tests set.
+    return {key: str(resources.resolve(value)) for key, value in {**globals_env, **own_env}.items() if value != ""}
 
 
 @dataclass(frozen=True)
