@@ -2,9 +2,10 @@
 
 Each run is a new process (``python -c``) that sets the function's template environment, puts the
 layer and the function's code directory on ``sys.path`` as Lambda does, imports the handler module
-(which builds its clients and collaborators at import) and fetches the handler. Timed twice: with
+(which builds its clients and collaborators at import) and fetches the handler. Timed three ways: with
 ``perf_counter`` inside the process (imports + construction) and as wall time from outside
-(interpreter start included). The floor is ``import boto3; boto3.client('dynamodb');
+(interpreter start included), and with ``process_time`` inside (CPU: the steadiest of the three on a
+busy machine). The floor is ``import boto3; boto3.client('dynamodb');
 boto3.client('sqs')`` in the same environment. Runs are interleaved (floor and functions in a shuffled
 order each round), so load on the machine hits both alike; medians are compared.
 
@@ -37,43 +38,49 @@ NEUTRAL_CWD = tempfile.gettempdir()  # not the repo: "" on sys.path must not mak
 
 FLOOR_SCRIPT = """\
 import time
-_t0 = time.perf_counter()
+_t0, _c0 = time.perf_counter(), time.process_time()
 import boto3
 boto3.client('dynamodb')
 boto3.client('sqs')
-_t1 = time.perf_counter()
+_t1, _c1 = time.perf_counter(), time.process_time()
 import sys
-import tempfile
-sys.stderr.write('{mark}' + repr(_t1 - _t0) + '\\n')
+sys.stderr.write('{mark}' + repr(_t1 - _t0) + ' ' + repr(_c1 - _c0) + '\\n')
 """
 
 HANDLER_SCRIPT = """\
 import time
-_t0 = time.perf_counter()
+_t0, _c0 = time.perf_counter(), time.process_time()
 import importlib, sys
 sys.path[:0] = {paths!r}
 _handler = getattr(importlib.import_module({module!r}), {attribute!r})
-_t1 = time.perf_counter()
-sys.stderr.write('{mark}' + repr(_t1 - _t0) + '\\n')
+_t1, _c1 = time.perf_counter(), time.process_time()
+sys.stderr.write('{mark}' + repr(_t1 - _t0) + ' ' + repr(_c1 - _c0) + '\\n')
 """
+
+
+# Extra entries "LogicalId@label" -> the layer directory to use instead of the template's (A/B of a change).
+VARIANTS: dict[str, str] = {}
 
 
 def script(logical_id: str) -> str:
     if logical_id == FLOOR:
         return FLOOR_SCRIPT.format(mark=MARK)
-    paths, module, attribute = handler_paths(logical_id)
+    base, _, _label = logical_id.partition("@")
+    paths, module, attribute = handler_paths(base)
+    if logical_id in VARIANTS:
+        paths = [VARIANTS[logical_id], *paths[1:]]
     return HANDLER_SCRIPT.format(paths=paths, module=module, attribute=attribute, mark=MARK)
 
 
 def environment(logical_id: str) -> dict[str, str]:
-    env = function_env(TARGET_FUNCTION if logical_id == FLOOR else logical_id)
+    env = function_env(TARGET_FUNCTION if logical_id == FLOOR else logical_id.partition("@")[0])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONPATH", None)
     return env
 
 
-def run_once(logical_id: str, python: str = sys.executable) -> tuple[float, float]:
-    """(seconds inside the process, wall seconds) for one fresh-process init."""
+def run_once(logical_id: str, python: str = sys.executable) -> tuple[float, float, float]:
+    """(seconds inside the process, wall seconds, CPU seconds inside) for one fresh-process init."""
     started = time.perf_counter()
     done = subprocess.run([python, "-c", script(logical_id)], env=environment(logical_id), cwd=NEUTRAL_CWD,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
@@ -81,12 +88,13 @@ def run_once(logical_id: str, python: str = sys.executable) -> tuple[float, floa
     marks = [line for line in done.stderr.splitlines() if line.startswith(MARK)]
     if done.returncode != 0 or not marks:
         raise RuntimeError(f"{logical_id}: init failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return float(marks[-1][len(MARK):]), wall
+    inside, cpu = (float(value) for value in marks[-1][len(MARK):].split())
+    return inside, wall, cpu
 
 
 def measure(runs: int = 15, only: list[str] | None = None, seed: int = 1, progress=None) -> dict:
-    names = [FLOOR] + (only or function_ids())
-    samples: dict[str, dict[str, list[float]]] = {name: {"inside": [], "wall": []} for name in names}
+    names = [FLOOR] + (only or function_ids()) + list(VARIANTS)
+    samples: dict[str, dict[str, list[float]]] = {name: {"inside": [], "wall": [], "cpu": []} for name in names}
     shuffle = random.Random(seed)
     for name in names:  # one discarded warm-up each: file cache, first-import effects
         run_once(name)
@@ -94,24 +102,29 @@ def measure(runs: int = 15, only: list[str] | None = None, seed: int = 1, progre
         order = names[:]
         shuffle.shuffle(order)
         for name in order:
-            inside, wall = run_once(name)
+            inside, wall, cpu = run_once(name)
             samples[name]["inside"].append(inside)
             samples[name]["wall"].append(wall)
+            samples[name]["cpu"].append(cpu)
         if progress:
             progress(f"cold start: round {round_number + 1}/{runs}")
     floor_inside = median(samples[FLOOR]["inside"])
     floor_wall = median(samples[FLOOR]["wall"])
+    floor_cpu = median(samples[FLOOR]["cpu"])
     results = {}
     for name in names:
-        inside, wall = median(samples[name]["inside"]), median(samples[name]["wall"])
+        inside, wall, cpu = median(samples[name]["inside"]), median(samples[name]["wall"]), median(samples[name]["cpu"])
         results[name] = {
             "runs": runs,
             "median_inside_ms": inside * 1000,
             "median_wall_ms": wall * 1000,
             "ratio_inside": ratio(inside, floor_inside),
             "ratio_wall": ratio(wall, floor_wall),
+            "median_cpu_ms": cpu * 1000,
+            "ratio_cpu": ratio(cpu, floor_cpu),
             "samples_inside_ms": [round(v * 1000, 2) for v in samples[name]["inside"]],
             "samples_wall_ms": [round(v * 1000, 2) for v in samples[name]["wall"]],
+            "samples_cpu_ms": [round(v * 1000, 2) for v in samples[name]["cpu"]],
         }
     target = results.get(TARGET_FUNCTION)
     return {
@@ -119,6 +132,7 @@ def measure(runs: int = 15, only: list[str] | None = None, seed: int = 1, progre
         "target": {"function": TARGET_FUNCTION, "max_ratio": TARGET,
                    "ratio_inside": target["ratio_inside"] if target else None,
                    "ratio_wall": target["ratio_wall"] if target else None,
+                   "ratio_cpu": target["ratio_cpu"] if target else None,
                    "met": bool(target and target["ratio_inside"] <= TARGET and target["ratio_wall"] <= TARGET)},
         "functions": results,
     }
@@ -128,10 +142,12 @@ def render(result: dict) -> str:
     rows = []
     for name, row in result["functions"].items():
         rows.append([name, row["median_inside_ms"], row["ratio_inside"], row["median_wall_ms"], row["ratio_wall"],
+                     row["median_cpu_ms"], row["ratio_cpu"],
                      verdict(max(row["ratio_inside"], row["ratio_wall"]), TARGET) if name == TARGET_FUNCTION else ""])
     runs = next(iter(result["functions"].values()))["runs"]
     return (f"Cold start (median of {runs} fresh processes each, interleaved; floor = {result['floor']})\n"
-            + table(rows, ["function", "init ms", "x floor", "wall ms", "x floor", f"target <= {TARGET}x"]))
+            + table(rows, ["function", "init ms", "x floor", "wall ms", "x floor", "init CPU ms", "x floor",
+                         f"target <= {TARGET}x"]))
 
 
 # ------------------------------------------------------------------------------------------------ explain
@@ -177,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="logical ids (default: every function of template.yaml)")
     parser.add_argument("--explain", metavar="LOGICAL_ID", help="print where one function's init time goes, then exit")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--variant", action="append", default=[], metavar="LogicalId@label=LAYER_DIR",
+                        help="also time LogicalId with another layer directory (e.g. one exported from an earlier commit)")
     args = parser.parse_args(argv)
+    for variant in args.variant:
+        name, _, layer_dir = variant.partition("=")
+        VARIANTS[name] = str(Path(layer_dir).resolve())
     if args.explain:
         print(explain(args.explain))
         return 0

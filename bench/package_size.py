@@ -5,6 +5,9 @@ runtime closure of ``layers/gateway/requirements.txt``, installed with pip for t
 (manylinux x86_64 wheels for Python 3.12) into a temporary directory under ``python/``. boto3 is not in it
 (the runtime provides it). __pycache__ and *.pyc are left out, as sam build ships none.
 
+If ``.aws-sam/build`` exists (``make build``, which ``make test`` also runs, is ``sam build`` without Docker),
+what it holds for each function and layer is measured too, as "sam build".
+
     python -m bench.package_size
 """
 
@@ -78,6 +81,12 @@ def measure() -> dict:
                 "dependencies": sizes(installed, scratch, f"{logical_id}-deps"),
                 "total": sizes(own + installed, scratch, f"{logical_id}-all"),
             }
+    sam_build = ROOT / ".aws-sam" / "build"
+    if (sam_build / "template.yaml").exists():
+        result["sam_build"] = {"dir": str(sam_build.relative_to(ROOT)), "packages": {}}
+        with tempfile.TemporaryDirectory() as scratch_name:
+            for built in sorted(path for path in sam_build.iterdir() if path.is_dir()):
+                result["sam_build"]["packages"][built.name] = sizes(list(_files(built)), Path(scratch_name), built.name)
     return result
 
 
@@ -87,6 +96,8 @@ def render(result: dict) -> str:
         for part in ("own_code", "dependencies", "total"):
             rows.append([f"{name} ({part.replace('_', ' ')})", layer[part]["files"], layer[part]["unzipped_bytes"] / 1024,
                          layer[part]["zipped_bytes"] / 1024])
+    for name, row in (result.get("sam_build") or {}).get("packages", {}).items():
+        rows.append([f"sam build: {name}", row["files"], row["unzipped_bytes"] / 1024, row["zipped_bytes"] / 1024])
     return ("Package size (deflate zip; layer dependencies by " + next((v["dependencies_installed_with"] for v in result["layers"].values()), "-") + ")\n" + table(rows, ["package", "files", "unzipped KiB", "zipped KiB"]))
 
 
