@@ -7,7 +7,9 @@ just before each POST level. Each POST cancels a different order (seeded with Or
 so every one is a first request: 201, three AWS calls to moto. Bounded: ``--requests`` per level
 (default 300), every request with a timeout. The front runs one handler invocation at a time
 (local_stack/functions.py: one process-wide lock), so POST throughput does not grow with concurrency;
-latency grows with the queue.
+latency grows with the queue. moto's TransactWriteItems deep-copies whole tables to roll back, so each POST
+would cost in proportion to everything stored before it; unless ``--moto-as-is``, the benchmark runs with
+item-level backups instead (``bench.moto_world.item_level_transaction_backups``, moto runs in this process).
 
     python -m bench.local_stack_load [--requests 300] [--levels 1 8 32]
 """
@@ -74,7 +76,16 @@ def summary(results: list[Result], elapsed: float, expected: int) -> dict:
     }
 
 
-def measure(requests_per_level: int = 300, levels: tuple[int, ...] = (1, 8, 32), progress=None) -> dict:
+def measure(requests_per_level: int = 300, levels: tuple[int, ...] = (1, 8, 32), progress=None, moto_as_is: bool = False) -> dict:
+    if moto_as_is:
+        return {**_measure(requests_per_level, levels, progress), "moto": "as is (whole-table copies per transaction)"}
+    from bench.moto_world import item_level_transaction_backups
+
+    with item_level_transaction_backups():
+        return {**_measure(requests_per_level, levels, progress), "moto": "item-level transaction backups (bench.moto_world)"}
+
+
+def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None) -> dict:
     from local_stack.stack import LocalStack
 
     logging.getLogger("local_stack").setLevel(logging.WARNING)
@@ -123,7 +134,8 @@ def render(result: dict) -> str:
                          data["throughput_rps"], data["errors"],
                          "" if name == "floor" else f"p50 x{row['p50_ratio']:.1f}, 1/throughput x{row['throughput_ratio']:.1f}",
                          "" if name == "floor" else data["ms_in_aws_calls_per_post"]])
-    return (f"Local stack over HTTP ({result['requests_per_level']} requests per level and endpoint; floor = {result['floor']})\n"
+    return (f"Local stack over HTTP ({result['requests_per_level']} requests per level and endpoint; floor = {result['floor']}; "
+            f"moto: {result.get('moto', 'as is')})\n"
             + table(rows, ["conc.", "endpoint", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors", "vs floor", "ms in moto/POST"]))
 
 
@@ -131,9 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--levels", type=int, nargs="*", default=[1, 8, 32])
+    parser.add_argument("--moto-as-is", action="store_true",
+                        help="keep moto's whole-table copies on every TransactWriteItems (POST latency then grows with the tables)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = measure(args.requests, tuple(args.levels), progress=lambda text: print(text, file=sys.stderr))
+    result = measure(args.requests, tuple(args.levels), progress=lambda text: print(text, file=sys.stderr), moto_as_is=args.moto_as_is)
     print(render(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -121,3 +121,67 @@ def summarise(calls: list[Call], caller_thread: str) -> dict:
     sequential = [c.operation for c in calls if c.thread == caller_thread]
     parallel = [c.operation for c in calls if c.thread != caller_thread]
     return {"sequential": len(sequential), "sequential_calls": sequential, "parallel_calls": parallel, "total": len(calls)}
+
+
+@contextlib.contextmanager
+def item_level_transaction_backups():
+    """moto's TransactWriteItems backs up each named table with a deepcopy of the whole table (every item, and
+    every stream record it ever produced) to roll back a failed condition, so each write costs in proportion to
+    everything written before it: a benchmark would time moto's copies, growing as it runs. This backs up only
+    the items the transaction names, with the same all-or-nothing result (the fix tests/lifecycle/conftest.py
+    applies to its suites). Applies to in-process moto and to a ThreadedMotoServer in this process.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original = DynamoDBBackend.transact_write_items
+    original_deepcopy = Table.__dict__.get("__deepcopy__")
+    live = threading.local()
+
+    def table_deepcopy(self, memo):
+        if getattr(live, "active", False):
+            return self  # moto's whole-table "backup": the live table (the named items are backed up below)
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
+
+    def item_key(table, attrs):
+        if table.hash_key_attr not in attrs or (table.range_key_attr and table.range_key_attr not in attrs):
+            return None
+        return DynamoType(attrs[table.hash_key_attr]), DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+
+    def transact_write_items(self, transact_items):
+        saved = []
+        for entry in transact_items:
+            op = next(iter(entry.values()), None) or {}
+            table = self.tables.get(op.get("TableName"))
+            key = item_key(table, op.get("Item") or op.get("Key") or {}) if table is not None else None
+            if key is not None:
+                saved.append((table, *key, copy.deepcopy(table.get_item(*key))))
+        live.active = True
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(saved):
+                if range_key is None:
+                    table.items.pop(hash_key, None) if item is None else table.items.__setitem__(hash_key, item)
+                elif item is None:
+                    table.items[hash_key].pop(range_key, None)
+                else:
+                    table.items[hash_key][range_key] = item
+            raise
+        finally:
+            live.active = False
+
+    Table.__deepcopy__ = table_deepcopy
+    DynamoDBBackend.transact_write_items = transact_write_items
+    try:
+        yield
+    finally:
+        DynamoDBBackend.transact_write_items = original
+        if original_deepcopy is None:
+            del Table.__deepcopy__
+        else:
+            Table.__deepcopy__ = original_deepcopy
