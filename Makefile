@@ -100,13 +100,18 @@ build: $(SAM_VENV)/$(STAMP) ## sam build into .aws-sam/build without Docker (pyt
 	@PYENV_VERSION=$(PYENV_312) $(SAM) build --template $(TEMPLATE) --build-dir $(BUILD_DIR)
 
 # First deployment: `make deploy GUIDED=1` (asks for the stack name, region, parameters; saves them to samconfig.toml).
-deploy: build ## sam deploy of the built stack (needs real AWS credentials; GUIDED=1 the first time)
-	$(SAM_VENV)/bin/sam deploy --template-file $(BUILD_DIR)/template.yaml $(if $(GUIDED),--guided,)
+# SAM reads samconfig.toml from the directory of the template it is given, and the built template lives in
+# $(BUILD_DIR), which `sam build` wipes: so the root samconfig.toml is named by its absolute path, for reading
+# and (GUIDED=1) for writing. DEPLOY_ARGS adds options, e.g. DEPLOY_ARGS='--no-confirm-changeset'.
+SAMCONFIG   ?= $(CURDIR)/samconfig.toml
+SAM_DEPLOY  := $(SAM_VENV)/bin/sam deploy --template-file $(BUILD_DIR)/template.yaml --config-file $(abspath $(SAMCONFIG))
+deploy: build ## sam deploy of the built stack with samconfig.toml (needs real AWS credentials; GUIDED=1 the first time)
+	SAM_CLI_TELEMETRY=0 $(SAM_DEPLOY) $(if $(GUIDED),--guided,) $(DEPLOY_ARGS)
 
 # `make smoke` tests the running `make run` stack; `make smoke STACK=<name> SMOKE_ARGS='--tenant-client-id ...'`
 # a deployed one (API URL, token endpoint and tables from the stack outputs; see tools/smoke.py).
 smoke: $(VENV)/$(STAMP) ## smoke test over HTTP: the local stack, or STACK=<deployed stack name>
-	$(VENV)/bin/python -m tools.smoke $(if $(STACK),--stack-name $(STACK),--local) $(SMOKE_ARGS)
+	$(VENV)/bin/python -m tools.smoke $(if $(STACK),--stack-name $(STACK) --config-file $(abspath $(SAMCONFIG)),--local) $(SMOKE_ARGS)
 
 replay: $(VENV)/$(STAMP) ## replay event files: make replay FILES='events/tenant_api/*.json' [TARGET=local|<url>]
 	$(VENV)/bin/python -m tools.replay --target $(or $(TARGET),in-process) $(FILES)

@@ -49,6 +49,7 @@ class Settings:
     dynamodb_endpoint: str | None
     timeout: float = 20.0
     poll_seconds: float = 60.0
+    region: str | None = None  # a deployed stack's region (else boto3's default)
 
 
 def _check(answer: requests.Response, status: int, step: str) -> dict | None:
@@ -137,7 +138,7 @@ def run(settings: Settings, keep: bool = False, log=print) -> dict:
 def cleanup(settings: Settings, created: dict) -> None:
     import boto3
 
-    kwargs = {}
+    kwargs = {"region_name": settings.region} if settings.region else {}
     if settings.dynamodb_endpoint:  # the local stack's moto server takes any credentials
         kwargs = {"endpoint_url": settings.dynamodb_endpoint, "region_name": "eu-west-2",
                   "aws_access_key_id": "local", "aws_secret_access_key": "local"}
@@ -153,10 +154,22 @@ def cleanup(settings: Settings, created: dict) -> None:
         dynamodb.delete_item(TableName=cancellations, Key={"pk": {"S": f"REQUEST#{settings.tenant}#{created['request_id']}"}})
 
 
-def _stack_outputs(stack_name: str) -> dict[str, str]:
+def deploy_region(config_file: str | None) -> str | None:
+    """The region ``make deploy`` deploys to: samconfig.toml's ``[default.deploy.parameters] region`` (else global)."""
+    if not config_file:
+        return None
+    import tomllib
+
+    with open(config_file, "rb") as handle:
+        config = tomllib.load(handle).get("default", {})
+    return (config.get("deploy", {}).get("parameters", {}).get("region")
+            or config.get("global", {}).get("parameters", {}).get("region"))
+
+
+def _stack_outputs(stack_name: str, region: str | None = None) -> dict[str, str]:
     import boto3
 
-    stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    stack = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)["Stacks"][0]
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
@@ -167,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--stack-name", help="a deployed stack: API URL, token endpoint and tables from its outputs")
     where.add_argument("--base-url", help="a deployed API stage (no cleanup unless --orders-table/--cancellations-table)")
     parser.add_argument("--token-url", help="OAuth2 token endpoint (with --base-url)")
+    parser.add_argument("--region", help="with --stack-name: the stack's region (default: --config-file's, else AWS_REGION)")
+    parser.add_argument("--config-file", help="with --stack-name: samconfig.toml, whose deploy region is the default --region")
     parser.add_argument("--tenant-client-id", default="TENANT1")
     parser.add_argument("--tenant-client-secret", default="local-dev-secret")
     parser.add_argument("--supplier-client-id", default="DUMMY_SUPPLIER")
@@ -181,12 +196,14 @@ def main(argv: list[str] | None = None) -> int:
 
     tables = None
     endpoint = None
+    region = None
     if args.local:
         base = args.local
         tenant_token_url, supplier_token_url = f"{base}/auth/tenant/access-token", f"{base}/auth/supplier/access-token"
         tables, endpoint = {"orders": "local-OrdersTable", "cancellations": "local-CancellationsTable"}, args.moto_url
     elif args.stack_name:
-        outputs = _stack_outputs(args.stack_name)
+        region = args.region or deploy_region(args.config_file)
+        outputs = _stack_outputs(args.stack_name, region)
         base, tenant_token_url = outputs["ApiUrl"], outputs["TokenEndpoint"]
         supplier_token_url = tenant_token_url
         tables = {"orders": outputs["OrdersTableName"], "cancellations": outputs["CancellationsTableName"]}
@@ -196,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.orders_table and args.cancellations_table:
             tables = {"orders": args.orders_table, "cancellations": args.cancellations_table}
     settings = Settings(base, tenant_token_url, supplier_token_url, (args.tenant_client_id, args.tenant_client_secret),
-                        (args.supplier_client_id, args.supplier_client_secret), args.tenant, args.supplier, tables, endpoint)
+                        (args.supplier_client_id, args.supplier_client_secret), args.tenant, args.supplier, tables, endpoint,
+                        region=region)
     try:
         run(settings, keep=args.keep)
     except SmokeFailure as failure:
