@@ -10,6 +10,7 @@ import os
 from typing import Annotated
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
@@ -60,6 +61,7 @@ def post_kci(
     return Response(status_code=204, body=None, headers={"X-Request-ID": x_request_id})
 
 
-@logger.inject_lambda_context(clear_state=True)
+# correlation_id: API Gateway's request id, the requestId of the stage's access log line (README, runbook).
+@logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context) -> dict:
     return resolve(app, event, context, principal="supplier", max_body_bytes=MAX_BODY_BYTES)

@@ -213,7 +213,13 @@ def policy_statements(function: str) -> Iterator[dict[str, Any]]:
             assert name in SAM_POLICY_TEMPLATES, f"{function}: SAM policy template {name} - add its definition to this test"
             document = _substitute(SAM_POLICY_TEMPLATES[name], params or {})
         statements = document["Statement"]
-        yield from statements if isinstance(statements, list) else [statements]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            # A statement present only under a condition (``!If [Cond, statement, !Ref AWS::NoValue]``): checked as if present.
+            if isinstance(statement, dict) and "Fn::If" in statement:
+                _, present, absent = statement["Fn::If"]
+                assert absent == {"Ref": "AWS::NoValue"}, statement
+                statement = present
+            yield statement
 
 
 def as_list(value: Any) -> list:
@@ -232,6 +238,10 @@ def resource_logical_id(resource: Any) -> str:
         value = variables.get(named.group(1)) if named else None
         if isinstance(value, dict) and ("Fn::GetAtt" in value or "Ref" in value):
             return (value["Fn::GetAtt"][0] if "Fn::GetAtt" in value else value["Ref"]) + (named.group(2) or "")
+    if isinstance(resource, dict) and resource.get("Ref") in TEMPLATE["Parameters"]:
+        # A key ARN given as a parameter (a customer-managed KMS key): ``kms-key:<Parameter>``.
+        assert TEMPLATE["Parameters"][resource["Ref"]]["AllowedPattern"].startswith("^$|^arn:aws[a-z-]*:kms:"), resource
+        return f"kms-key:{resource['Ref']}"
     if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
         text = resource["Fn::Sub"]
         arn = re.fullmatch(r"\$\{(\w+)\.Arn\}(/index/[\w.-]+)?", text)
@@ -297,9 +307,20 @@ def used_resources(function: str) -> set[str]:
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_each_function_may_touch_only_the_tables_and_queues_its_code_uses(function):
-    named = {resource.split("/")[0] for resource in grants(function) if not resource.startswith("parameter:")}
+    named = {resource.split("/")[0] for resource in grants(function) if not resource.startswith(("parameter:", "kms-key:"))}
     assert named <= {*TABLES, *QUEUES}, f"{function}: permissions on {sorted(named - {*TABLES, *QUEUES})}"
     assert named <= used_resources(function), f"{function}: permissions on {sorted(named - used_resources(function))} it never uses"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_a_kms_key_permission_is_decrypt_through_the_partner_configuration_services_only(function):
+    for statement in policy_statements(function):
+        keys = [resource for resource in as_list(statement["Resource"]) if resource_logical_id(resource).startswith("kms-key:")]
+        if keys:
+            assert as_list(statement["Action"]) == ["kms:Decrypt"], statement
+            via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+            for service in as_list(via):
+                assert re.fullmatch(r"(ssm|secretsmanager)\.\$\{AWS::Region\}\.amazonaws\.com", service["Fn::Sub"]), service
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
