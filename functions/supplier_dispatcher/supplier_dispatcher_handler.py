@@ -3,6 +3,10 @@
 Each record succeeds or fails alone (partial batch failure reporting). A transient supplier
 failure hides the message for a backoff (ChangeMessageVisibility) and reports it failed, so the
 queue redelivers it later; the cancellation turns FAILED_TO_SEND once its attempts are spent.
+
+Time budget (fibre_cafe/dal/partner_call.py): a record starts only while the invocation has time
+for one more supplier call at its overall deadline; the others are handed back untouched (visible
+again at once, reported failed) instead of being cut off by the function timeout.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.dal.partner_call import PARTNER_CALL_DEADLINE_SECONDS, NotStarted, TimeBudget, env_seconds, record_worst_case_seconds
 from fibre_cafe.dal.supplier_api import SupplierApi
 from fibre_cafe.dal.supplier_directory import SupplierDirectory
 from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation, DispatchSettings, RetryLater
@@ -44,14 +49,32 @@ class Dependencies:
         )
         self.sqs = sqs_client()
         self.queue_url = os.environ["SUPPLIER_REQUESTS_QUEUE_URL"]
-        supplier_api = SupplierApi(SupplierDirectory(), read_timeout=float(os.environ.get("SUPPLIER_READ_TIMEOUT_SECONDS", "10")))
+        supplier_api = SupplierApi(SupplierDirectory(), read_timeout=float(os.environ.get("SUPPLIER_READ_TIMEOUT_SECONDS", "10")),
+                                   deadline=env_seconds("PARTNER_CALL_DEADLINE_SECONDS", PARTNER_CALL_DEADLINE_SECONDS))
         self.dispatch = DispatchCancellation(store, supplier_api, settings)
+        self.record_worst_case_seconds = record_worst_case_seconds()
+        self.budget = TimeBudget(None, self.record_worst_case_seconds)
 
 
 deps = Dependencies()
 
 
+def hand_back(record: SQSRecord, reason: NotStarted) -> None:
+    """A record this invocation has no time for: visible again at once for the next invocation, reported failed."""
+    logger.info("Record left for the next invocation", extra={"message_id": record.message_id, "reason": str(reason)})
+    count("RecordsDeferred")
+    try:
+        deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=0)
+    except Exception:  # noqa: BLE001 - it comes back after the queue's visibility timeout instead
+        logger.exception("Could not hand the record back early")
+
+
 def record_handler(record: SQSRecord) -> str:
+    try:
+        deps.budget.start_record()
+    except NotStarted as not_started:
+        hand_back(record, not_started)
+        raise
     message = SupplierRequestMessage.model_validate_json(record.body)
     logger.append_keys(cancellation_id=message.cancellationId, x_request_id=message.requestId,
                        x_conversation_id=message.conversationId, tenant=message.tenant, supplier=message.supplier)
@@ -72,4 +95,5 @@ def record_handler(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
+    deps.budget = TimeBudget(context, deps.record_worst_case_seconds)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

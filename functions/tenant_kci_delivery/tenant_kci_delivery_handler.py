@@ -2,6 +2,10 @@
 
 The queue is FIFO, grouped by order: when a delivery fails, that order's later KCIs wait
 (Powertools' FIFO processor fails the rest of the group), other orders go on.
+
+Time budget (fibre_cafe/dal/partner_call.py): a record starts only while the invocation has time
+for one more delivery attempt (token fetch and POST) at its overall deadline; the others are handed
+back untouched (visible again at once, reported failed) instead of being cut off by the function timeout.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
+from fibre_cafe.dal.partner_call import PARTNER_CALL_DEADLINE_SECONDS, NotStarted, TimeBudget, env_seconds, record_worst_case_seconds
 from fibre_cafe.dal.partner_directory import PartnerDirectory, environment_loader
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.logic.deliver_tenant_kci import DeliverTenantKci, DeliverySettings, RetryDelivery
@@ -36,14 +41,32 @@ class Dependencies:
             TenantKciOutbox(dynamodb_client(), os.environ["ORDERS_TABLE_NAME"]),
             PartnerDirectory(environment_loader("TENANTS")),
             settings=DeliverySettings(max_attempts=int(os.environ.get("MAX_DELIVERY_ATTEMPTS", "5")),
-                                      backoff_base_seconds=int(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "5"))),
+                                      backoff_base_seconds=int(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "5")),
+                                      deadline=env_seconds("PARTNER_CALL_DEADLINE_SECONDS", PARTNER_CALL_DEADLINE_SECONDS)),
         )
+        self.record_worst_case_seconds = record_worst_case_seconds()
+        self.budget = TimeBudget(None, self.record_worst_case_seconds)
 
 
 deps = Dependencies()
 
 
+def hand_back(record: SQSRecord, reason: NotStarted) -> None:
+    """A record this invocation has no time for: visible again at once for the next invocation, reported failed."""
+    logger.info("Record left for the next invocation", extra={"message_id": record.message_id, "reason": str(reason)})
+    count("RecordsDeferred")
+    try:
+        deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=0)
+    except Exception:  # noqa: BLE001 - it comes back after the queue's visibility timeout instead
+        logger.exception("Could not hand the record back early")
+
+
 def record_handler(record: SQSRecord) -> str:
+    try:
+        deps.budget.start_record()
+    except NotStarted as not_started:
+        hand_back(record, not_started)
+        raise
     message = TenantKciMessage.model_validate_json(record.body)
     logger.append_keys(tenant=message.tenant, order_id=message.orderId, kci_id=message.kci.id,
                        x_conversation_id=message.conversationId)
@@ -65,4 +88,5 @@ def record_handler(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
+    deps.budget = TimeBudget(context, deps.record_worst_case_seconds)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

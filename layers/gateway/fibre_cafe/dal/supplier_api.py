@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import requests
 
+from fibre_cafe.dal.partner_call import (
+    CONNECT_TIMEOUT_SECONDS,
+    PARTNER_CALL_DEADLINE_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    DeadlineExceeded,
+    call_with_deadline,
+)
 from fibre_cafe.dal.partner_directory import UnknownPartner
 from fibre_cafe.dal.supplier_directory import SupplierDirectory
 from fibre_cafe.domain import supplier_answers
 from fibre_cafe.domain.supplier_answers import SupplierAnswer
 from fibre_cafe.models.records import SupplierRequestMessage
 
-# Explicit timeouts: connect, then read. The dispatcher's Lambda timeout leaves room for both.
-CONNECT_TIMEOUT_SECONDS = 3.05
-READ_TIMEOUT_SECONDS = 10.0
+__all__ = ["CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "SupplierApi"]
 
 
 class SupplierApi:
+    """Explicit socket timeouts (connect, then each read) and an overall deadline for the whole call (partner_call.py)."""
+
     def __init__(self, directory: SupplierDirectory, session: requests.Session | None = None,
-                 connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS):
+                 connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS,
+                 deadline: float = PARTNER_CALL_DEADLINE_SECONDS):
         self.directory = directory
         self.session = session or requests.Session()
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline = deadline
 
     def request_cancellation(self, message: SupplierRequestMessage) -> SupplierAnswer:
         try:
@@ -40,8 +49,8 @@ class SupplierApi:
         body = {"id": message.cancellationId, "orderId": message.orderId, "reasonCode": message.reasonCode.value}
         if message.supplierOrderReference:
             body["supplierOrderReference"] = message.supplierOrderReference
-        try:
-            answer = self.session.post(
+        def call() -> requests.Response:
+            return self.session.post(
                 f"{endpoint.base_url}/service-order-cancellations",
                 json=body,
                 headers=headers,
@@ -49,6 +58,11 @@ class SupplierApi:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
+
+        try:
+            answer = call_with_deadline(call, self.deadline)
+        except DeadlineExceeded as exc:
+            return supplier_answers.timed_out(str(exc))
         except requests.Timeout as exc:
             return supplier_answers.timed_out(str(exc))
         except requests.RequestException as exc:

@@ -28,14 +28,20 @@ from aws_lambda_powertools import Logger
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.dynamodb_codec import from_item
 from fibre_cafe.dal.oauth2_tokens import TokenCache, TokenUnavailable
+from fibre_cafe.dal.partner_call import (
+    CONNECT_TIMEOUT_SECONDS,
+    PARTNER_CALL_DEADLINE_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    DeadlineExceeded,
+    call_with_deadline,
+)
 from fibre_cafe.dal.partner_directory import PartnerDirectory, UnknownPartner
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox, outbox_key
 from fibre_cafe.models.tenant_kci import DeliveryStatus, TenantKciMessage
 
 logger = Logger(child=True)
 
-CONNECT_TIMEOUT_SECONDS = 3.05
-READ_TIMEOUT_SECONDS = 10.0
+__all__ = ["CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "DeliverTenantKci", "DeliveryResult", "DeliverySettings", "RetryDelivery"]
 
 
 class RetryDelivery(Exception):
@@ -56,6 +62,8 @@ class DeliverySettings:
     backoff_base_seconds: int = 5
     backoff_cap_seconds: int = 300
     timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+    # The whole attempt, token fetch included (partner_call.py).
+    deadline: float = PARTNER_CALL_DEADLINE_SECONDS
 
 
 class DeliverTenantKci:
@@ -98,12 +106,19 @@ class DeliverTenantKci:
         return DeliveryResult.FAILED
 
     def _post(self, message: TenantKciMessage, delivered_on: str) -> tuple[int | None, bool, str]:
-        """(HTTP status or None, transient?, detail) of one delivery attempt."""
+        """(HTTP status or None, transient?, detail) of one delivery attempt, within the overall deadline."""
         try:
             endpoint = self.directory.endpoint(message.tenant)
-            auth_headers = self.tokens.headers(endpoint)
         except UnknownPartner as exc:
             return None, True, str(exc)
+        try:
+            return call_with_deadline(lambda: self._attempt(endpoint, message, delivered_on), self.settings.deadline)
+        except DeadlineExceeded as exc:
+            return None, True, f"timeout: {exc}"
+
+    def _attempt(self, endpoint, message: TenantKciMessage, delivered_on: str) -> tuple[int | None, bool, str]:
+        try:
+            auth_headers = self.tokens.headers(endpoint)
         except TokenUnavailable as exc:
             return None, True, str(exc)
         headers = {
