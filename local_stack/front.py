@@ -2,7 +2,7 @@
 
 ``Gateway.handle`` turns one HTTP request into an answer, with no socket code: token endpoint and
 JWKS under ``/auth``; for the API, route match on template.yaml's events (404 / 405), token check
-(401 with ``WWW-Authenticate: Bearer``), scope check (403), the REST proxy event built by
+(401 with ``WWW-Authenticate: Bearer``), scope check (401, as API Gateway's Cognito authorizer), the REST proxy event built by
 ``proxy_events.proxy_event`` with the verified claims as strings, the real handler, and its answer
 (``headers`` and ``multiValueHeaders`` merged as API Gateway merges them, base64 bodies decoded).
 A handler that raises or answers garbage gives 502, as API Gateway does for a failed Lambda.
@@ -132,9 +132,11 @@ class Gateway:
                 challenge = 'Bearer realm="fibre-cafe"' + (', error="invalid_token"' if authorizations else "")
                 return error_reply(401, "NOT_AUTHORISED", [str(exc)], [("WWW-Authenticate", challenge)])
             if route.scopes and not granted_scopes(claims) & set(route.scopes):
+                # 401, not 403: API Gateway's COGNITO_USER_POOLS authorizer answers a scope mismatch with
+                # 401 Unauthorized (its UNAUTHORIZED gateway response); see README, "Error answers at the edge".
                 needed = " or ".join(route.scopes)
                 return error_reply(
-                    403, "NOT_AUTHORISED", [f"The access token does not grant the scope this API needs ({needed})"],
+                    401, "NOT_AUTHORISED", [f"The access token does not grant the scope this API needs ({needed})"],
                     [("WWW-Authenticate", f'Bearer realm="fibre-cafe", error="insufficient_scope", scope="{" ".join(route.scopes)}"')],
                 )
 

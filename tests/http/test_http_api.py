@@ -312,16 +312,19 @@ def test_token_with_an_unknown_kid_gets_401(http, stack):
     assert_unauthorised(get_with(http, stack, f"Bearer {token}"))
 
 
-def test_supplier_token_on_the_tenant_api_gets_403(http, stack, token_for):
+def test_supplier_token_on_the_tenant_api_gets_401_as_from_api_gateway(http, stack, token_for):
+    """A scope mismatch: API Gateway's Cognito authorizer answers 401 Unauthorized (README, error answers at the edge)."""
     answer = http.post(f"{stack.base_url}{CANCELLATIONS}", json=DOCUMENTED_EXAMPLE,
                        headers={**bearer(token_for("DUMMY_SUPPLIER", "supplier")), **trace()})
-    assert_error(answer, 403, "NOT_AUTHORISED")
+    assert_error(answer, 401, "NOT_AUTHORISED")
     assert 'error="insufficient_scope"' in answer.headers["WWW-Authenticate"]
 
 
-def test_token_of_a_tenant_client_with_the_wrong_scope_gets_403(http, stack):
+def test_token_of_a_tenant_client_with_the_wrong_scope_gets_401(http, stack):
     token = stack.tokens.sign(tenant_claims(stack, scope=SUPPLIER_SCOPE))
-    assert_error(get_with(http, stack, f"Bearer {token}"), 403, "NOT_AUTHORISED")
+    answer = get_with(http, stack, f"Bearer {token}")
+    assert_error(answer, 401, "NOT_AUTHORISED")
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 # ---------------------------------------------------------------- the front's own answers
