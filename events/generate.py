@@ -30,7 +30,7 @@ for _path in (ROOT, ROOT / "layers" / "gateway"):  # local_stack, and the layer'
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS, claims_for, proxy_event  # noqa: E402
+from local_stack.proxy_events import claims_for, proxy_event  # noqa: E402
 
 # Fixed instants: the token was issued at 2026-01-01T00:00:00Z and expires at 2100-01-01T00:00:00Z
 # (the handlers trust API Gateway's authorizer and do not check it, but a far-future exp keeps the
@@ -195,8 +195,6 @@ def env_vars() -> dict[str, dict[str, str]]:
     env: dict[str, dict[str, str]] = {}
     for logical_id in sorted(resources_of_type(load_template(), "AWS::Serverless::Function")):
         variables = function_environment(logical_id, resources)
-        if "CLIENT_PRINCIPALS" in variables:
-            variables["CLIENT_PRINCIPALS"] = json.dumps(DEV_CLIENT_PRINCIPALS, separators=(",", ":"))
         variables["AWS_ENDPOINT_URL"] = SAM_LOCAL_ENDPOINT_URL
         env[logical_id] = dict(sorted(variables.items()))
     return env
@@ -356,13 +354,14 @@ def supplier_updates_api_events() -> tuple[dict[str, Any], dict[str, Any]]:
     expected: dict[str, Any] = {}
     supplier_claims = claims_for("DUMMY_SUPPLIER", issued_at=TOKEN_ISSUED_AT, lifetime=TOKEN_EXPIRES_AT - TOKEN_ISSUED_AT)
 
-    def add(name: str, status: int, code: str | None, description: str, kci: Any, claims: dict[str, str] | None = None) -> None:
+    def add(name: str, status: int, code: str | None, description: str, kci: Any, claims: dict[str, str] | None = None,
+            extra: dict[str, Any] | None = None) -> None:
         headers = {"Content-Type": "application/json", "X-Request-ID": f"events-{name}", "X-Conversation-ID": "events-kci-conversation"}
         events[f"{name}.json"] = proxy_event(
             "POST", "/kcis", resource="/kcis", headers=headers, body=json.dumps(kci), claims=claims or supplier_claims, stage=STAGE,
             request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"events/supplier_updates_api/{name}")), request_time=REQUEST_TIME,
         )
-        expected[f"{name}.json"] = {"status": status, "code": code, "description": description}
+        expected[f"{name}.json"] = {"status": status, "code": code, "description": description, **(extra or {})}
 
     acknowledged = supplier_kci("api-4242-1", 4242, 1, "ACKNOWLEDGED", "ACKNOWLEDGED")
     add("post-acknowledged-new-order", 204, None, "DUMMY_SUPPLIER's ACKNOWLEDGED KCI for order 4242, new to the gateway: queued", acknowledged)
@@ -370,8 +369,9 @@ def supplier_updates_api_events() -> tuple[dict[str, Any], dict[str, Any]]:
         supplier_kci("api-1001-cancelled", 1001, 2, "CANCELLED", "CANCELLED", serviceOrderCancellationId=1, problemCode="CUSTOMER_REQUESTED"))
     add("post-schema-error", 400, "MALFORMED_REQUEST", "sequenceNumber 0 and an unknown reasonCode",
         {**acknowledged, "sequenceNumber": 0, "reasonCode": "FINISHED"})
+    # Over HTTP the authorizer refuses the tenant token's scope first: 401, as API Gateway (README, error answers at the edge).
     add("post-tenant-token", 403, "NOT_AUTHORISED", "a valid KCI sent with TENANT1's token (a tenant may not post KCIs)", acknowledged,
-        claims=tenant_claims())
+        claims=tenant_claims(), extra={"httpStatus": 401})
     add("post-other-suppliers-order", 422, "INVALID_REQUEST", "DUMMY_SUPPLIER's KCI about demo order 1002, which is FIBRECO's",
         supplier_kci("api-1002-by-dummy", 1002, 2, "DELAY", "IN_PROGRESS", order_field="ceaseServiceOrder"))
     return events, expected

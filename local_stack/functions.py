@@ -26,7 +26,6 @@ lock); until then the loader warns about such conflicts instead of hiding them.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import os
 import sys
@@ -38,7 +37,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
 from local_stack.template import FunctionSpec, LocalResources, function_environment, function_spec
 
 log = logging.getLogger("local_stack")
@@ -110,8 +108,9 @@ def environments(logical_ids: list[str], resources: LocalResources,
     envs = {}
     for logical_id in logical_ids:
         env = function_environment(logical_id, resources)
-        # The template's default ClientPrincipals is "{}"; locally the development clients are registered.
-        env["CLIENT_PRINCIPALS"] = json.dumps(DEV_CLIENT_PRINCIPALS)
+        # Partners come from the partner registry, seeded like AWS's (seed.py). Blank the test seams of
+        # partner_registry.py, so that a value left in the process environment cannot stand in for it.
+        env.update(CLIENT_PRINCIPALS="", SUPPLIERS_CONFIG="", TENANTS_CONFIG="")
         env.update({key: str(value) for key, value in ((overrides or {}).get(logical_id) or {}).items()})
         envs[logical_id] = env
     return envs

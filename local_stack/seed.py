@@ -6,6 +6,7 @@ to cancel straight away. Plain values here (no layer import), so anything can re
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -49,3 +50,41 @@ def seed_orders(orders_table, demo_orders: tuple[DemoOrder, ...] = DEMO_ORDERS) 
                 version=1,
             )
         )
+
+
+# ---------------------------------------------------------------------------------------------- the partner registry
+
+CREDENTIAL_FIELDS = ("username", "password", "token", "clientId", "clientSecret")
+
+
+def partner_records(kind: str, config: dict[str, dict], secrets_prefix: str) -> tuple[list[dict], dict[str, dict]]:
+    """Registry items (plain values) and secrets (name -> JSON) for partners given in the JSON form of
+    fibre_cafe/dal/partner_directory.py: the public part of ``auth`` stays in the item, the credentials go to a secret."""
+    items, secrets = [], {}
+    for partner, settings in config.items():
+        auth = dict(settings.get("auth") or {"type": "none"})
+        credentials = {name: auth.pop(name) for name in CREDENTIAL_FIELDS if name in auth}
+        item = {"pk": f"PARTNER#{partner}", "kind": kind, "baseUrl": settings["baseUrl"], "auth": auth}
+        if credentials:
+            item["credentialsSecret"] = f"{secrets_prefix}{partner}"
+            secrets[item["credentialsSecret"]] = credentials
+        items.append(item)
+    return items, secrets
+
+
+def seed_partner_registry(dynamodb, secretsmanager, table_name: str, *, principals: dict[str, str],
+                          suppliers: dict[str, dict], tenants: dict[str, dict], secrets_prefix: str) -> None:
+    """The development clients and partners in the registry table and Secrets Manager, as an operator onboards them in
+    AWS (README, onboarding): a CLIENT# item per app client, a PARTNER# item and a secret per partner."""
+    from fibre_cafe.dal.dynamodb_codec import to_item
+
+    items = [{"pk": f"CLIENT#{client_id}", "principal": principal} for client_id, principal in principals.items()]
+    secrets: dict[str, dict] = {}
+    for kind, config in (("supplier", suppliers), ("tenant", tenants)):
+        partner_items, partner_secrets = partner_records(kind, config, secrets_prefix)
+        items += partner_items
+        secrets.update(partner_secrets)
+    for item in items:
+        dynamodb.put_item(TableName=table_name, Item=to_item(item))
+    for name, value in secrets.items():
+        secretsmanager.create_secret(Name=name, SecretString=json.dumps(value))

@@ -6,8 +6,8 @@
 Start order: the sockets (HTTP front, supplier stub, tenant stub: a busy port fails first), moto's
 ThreadedMotoServer (fresh state), the process environment (endpoint, fake credentials, region:
 nothing can reach AWS), the tables and queues from template.yaml, each function's handler imported
-with its environment (functions.py; SUPPLIERS_CONFIG / TENANTS_CONFIG name the stubs), the demo
-orders, the token authority (its issuer names the front's port), the HTTP front, the stubs, the
+with its environment (functions.py), the partner registry (the development clients, and the stubs as
+the partners, seed.py: as an operator onboards them in AWS), the demo orders, the token authority (its issuer names the front's port), the HTTP front, the stubs, the
 schedules, the event source pollers (pollers.py: the SQS queues and the orders table's stream).
 ``stop`` undoes it in reverse and restores every environment variable it changed.
 
@@ -24,7 +24,6 @@ later stack in the same process (tests) works: handler modules already imported 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -41,7 +40,7 @@ from local_stack.moto_patches import fifo_redelivery_order
 from local_stack.pollers import SqsPoller, StreamPoller
 from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
 from local_stack.scheduler import Scheduler
-from local_stack.seed import DEMO_ORDERS, seed_orders
+from local_stack.seed import DEMO_ORDERS, seed_orders, seed_partner_registry
 from local_stack.supplier_stub import DEFAULT_TIMEOUT_SECONDS, SupplierStub
 from local_stack.template import (
     ApiRoute,
@@ -251,6 +250,11 @@ class LocalStack:
         if self.supplier_read_timeout is not None:
             self._shorten_supplier_read_timeout(self.supplier_read_timeout)
 
+        # Always (LOCAL_SEED=0 only skips the demo orders): without it nobody could call anything.
+        seed_partner_registry(self.client("dynamodb"), self.client("secretsmanager"), self.resources.tables["PartnerRegistryTable"],
+                              principals=DEV_CLIENT_PRINCIPALS, suppliers=self.supplier_stub.suppliers_config(),
+                              tenants=self.tenant_stub.tenants_config(), secrets_prefix=self.secrets_prefix)
+
         if self.seed:
             from fibre_cafe.dal.orders_table import OrdersTable
 
@@ -284,18 +288,17 @@ class LocalStack:
             for poller in self.pollers:
                 poller.start()
 
+    @property
+    def secrets_prefix(self) -> str:
+        """The template's PartnerSecretsPrefix default: the partners' secrets are named <prefix><partner id>."""
+        return str(load_template()["Parameters"]["PartnerSecretsPrefix"]["Default"])
+
     def _function_overrides(self, logical_ids: list[str]) -> dict[str, dict[str, str]]:
-        """Partner endpoints for the functions that call partners (they name an SSM parameter in AWS), then function_env."""
+        """function_env on top of the template's variables (partners come from the seeded registry, not from here)."""
         assert self.resources is not None and self.supplier_stub is not None and self.tenant_stub is not None
         overrides: dict[str, dict[str, str]] = {}
         for logical_id in logical_ids:
-            template_env = function_environment(logical_id, self.resources)
-            env: dict[str, str] = {}
-            if "SUPPLIERS_PARAMETER" in template_env:
-                env["SUPPLIERS_CONFIG"] = json.dumps(self.supplier_stub.suppliers_config())
-            if "TENANTS_PARAMETER" in template_env:
-                env["TENANTS_CONFIG"] = json.dumps(self.tenant_stub.tenants_config())
-            env.update(self.function_env.get(logical_id, {}))
+            env: dict[str, str] = dict(self.function_env.get(logical_id, {}))
             if env:
                 overrides[logical_id] = env
         unknown = sorted(set(self.function_env) - set(logical_ids))

@@ -96,7 +96,9 @@ def _ordered(paths: list[Path]) -> list[Path]:
     return ordered
 
 
-def read_replays(paths: list[Path], expect_status: int | None) -> Iterator[Replay]:
+def read_replays(paths: list[Path], expect_status: int | None, over_http: bool = False) -> Iterator[Replay]:
+    """``over_http``: an entry's ``httpStatus``, when it has one, replaces ``status`` (an answer API Gateway's
+    authorizer gives before any function runs, e.g. 401 for a token without the route's scope)."""
     for path in _ordered(paths):
         expectations = {}
         expected_file = path.parent / "expected.json"
@@ -105,7 +107,7 @@ def read_replays(paths: list[Path], expect_status: int | None) -> Iterator[Repla
         if path.name in ("expected.json", "env.json"):
             continue
         expected = expectations.get(path.name, {})
-        status = expect_status if expect_status is not None else expected.get("status")
+        status = expect_status if expect_status is not None else expected.get("httpStatus" if over_http and "httpStatus" in expected else "status")
         if path.suffix == ".jsonl":
             for number, line in enumerate(path.read_text().splitlines(), start=1):
                 if line.strip():
@@ -352,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="in-process: show the functions' INFO logs and metrics")
     args = parser.parse_args(argv)
 
-    replays = list(read_replays(args.files, args.expect_status))
+    replays = list(read_replays(args.files, args.expect_status, over_http=args.target != "in-process"))
     if args.target == "in-process":
         target = InProcessTarget(args.function, args.client_id, args.verbose)
     else:

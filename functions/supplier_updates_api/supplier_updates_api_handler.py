@@ -14,10 +14,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
+from fibre_cafe.api.identity import use_client_registry
 from fibre_cafe.api.http import TRACE_HEADER_PATTERN, TRACE_HEADER_RULES, build_resolver, documented_responses, resolve
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.kci_queue import KciQueue
 from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.dal.partner_registry import ClientRegistry
 from fibre_cafe.logic.ingest_kci import ingest_kci
 from fibre_cafe.models.kci import KCI_ACCEPTED_VALUES, SupplierKci
 
@@ -34,8 +36,11 @@ app = build_resolver(
 
 class Dependencies:
     def __init__(self) -> None:
-        self.orders = OrdersTable(dynamodb_client(), os.environ["ORDERS_TABLE_NAME"])
+        dynamodb = dynamodb_client()
+        self.orders = OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"])
         self.queue = KciQueue(sqs_client(), os.environ["KCI_QUEUE_URL"])
+        # Who each app client is: the partner registry's CLIENT# items (cached per client).
+        use_client_registry(ClientRegistry(dynamodb, os.environ["PARTNER_REGISTRY_TABLE_NAME"]))
 
 
 deps = Dependencies()

@@ -15,12 +15,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
+from fibre_cafe.api.identity import use_client_registry
 from fibre_cafe.api.http import JSON_CONTENT_TYPE, TRACE_HEADER_PATTERN, TRACE_HEADER_RULES, build_resolver, documented_responses, resolve
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.id_allocator import BlockIdAllocator
 from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.dal.partner_registry import ClientRegistry
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.create_cancellation import CreateCancellation, RequestContext
 from fibre_cafe.logic.get_cancellation import get_cancellation
@@ -58,6 +60,8 @@ class Dependencies:
             ids=BlockIdAllocator(dynamodb, self.cancellations.name, block_size=int(os.environ.get("ID_BLOCK_SIZE", "100"))),
             queue=SupplierRequestsQueue(sqs_client(), os.environ["SUPPLIER_REQUESTS_QUEUE_URL"]),
         )
+        # Who each app client is: the partner registry's CLIENT# items (cached per client).
+        use_client_registry(ClientRegistry(dynamodb, os.environ["PARTNER_REGISTRY_TABLE_NAME"]))
 
 
 deps = Dependencies()

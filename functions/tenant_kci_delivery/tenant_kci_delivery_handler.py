@@ -16,9 +16,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
+from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
 from fibre_cafe.dal.partner_call import PARTNER_CALL_DEADLINE_SECONDS, NotStarted, TimeBudget, env_seconds, record_worst_case_seconds
-from fibre_cafe.dal.partner_directory import PartnerDirectory, environment_loader
+from fibre_cafe.dal.partner_directory import partner_directory
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.logic.deliver_tenant_kci import DeliverTenantKci, DeliverySettings, RetryDelivery
 from fibre_cafe.models.tenant_kci import TenantKciMessage
@@ -37,9 +37,12 @@ class Dependencies:
     def __init__(self) -> None:
         self.sqs = sqs_client()
         self.queue_url = os.environ["TENANT_UPDATES_QUEUE_URL"]
+        dynamodb = dynamodb_client()
+        # The tenants' endpoints: the partner registry (PARTNER_REGISTRY_TABLE_NAME) and each tenant's secret.
+        directory = partner_directory("TENANTS", "tenant", dynamodb, os.environ.get("PARTNER_REGISTRY_TABLE_NAME"), secrets_client)
         self.deliver = DeliverTenantKci(
-            TenantKciOutbox(dynamodb_client(), os.environ["ORDERS_TABLE_NAME"]),
-            PartnerDirectory(environment_loader("TENANTS")),
+            TenantKciOutbox(dynamodb, os.environ["ORDERS_TABLE_NAME"]),
+            directory,
             settings=DeliverySettings(max_attempts=int(os.environ.get("MAX_DELIVERY_ATTEMPTS", "5")),
                                       backoff_base_seconds=int(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "5")),
                                       deadline=env_seconds("PARTNER_CALL_DEADLINE_SECONDS", PARTNER_CALL_DEADLINE_SECONDS)),

@@ -80,7 +80,7 @@ def test_make_deploy_reads_the_root_samconfig_and_passes_every_parameter_with_th
     documented = readme_parameters()
     assert parameters == documented
     # Every template parameter is saved, so a guided run offers the saved value, not the template's default.
-    assert set(parameters) == set(load_template()["Parameters"]) - {"ClientPrincipals"}
+    assert set(parameters) == set(load_template()["Parameters"])
     # It stopped at its first AWS call, on the refusing endpoint (the managed S3 bucket's stack lookup).
     assert "Could not connect to the endpoint URL" in output
     assert result.returncode != 0
@@ -135,7 +135,7 @@ def test_guided_deploy_offers_the_saved_values_and_writes_them_back_to_the_root_
     assert saved["stack_name"] == original["stack_name"]
     assert saved["region"] == original["region"]
     overrides = dict(re.findall(r'(\w+)=\\?"([^"\\]*)\\?"', saved["parameter_overrides"]))
-    assert overrides == {**readme_parameters(), "AlarmEmail": "ops@example.com", "ClientPrincipals": "{}"}
+    assert overrides == {**readme_parameters(), "AlarmEmail": "ops@example.com"}
 
 
 def test_make_smoke_with_a_stack_name_finds_the_outputs_in_samconfigs_region(monkeypatch):

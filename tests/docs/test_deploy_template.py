@@ -56,7 +56,7 @@ STATEFUL = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Cognito::UserPool",
 def test_what_holds_data_or_clients_is_retained_on_deletion_and_replacement():
     resources = translated_resources()
     stateful = {name: resource for name, resource in resources.items() if resource["Type"] in STATEFUL}
-    assert {"CancellationsTable", "OrdersTable", "UserPool", "SupplierRequestsQueue", "KciDeadLetterQueue"} <= set(stateful)
+    assert {"CancellationsTable", "OrdersTable", "PartnerRegistryTable", "UserPool", "SupplierRequestsQueue", "KciDeadLetterQueue"} <= set(stateful)
     for name, resource in stateful.items():
         assert resource.get("DeletionPolicy") == "Retain", name
         assert resource.get("UpdateReplacePolicy") == "Retain", name
@@ -108,22 +108,18 @@ def test_the_api_handlers_log_api_gateways_request_id_as_correlation_id():
         assert "correlation_id_path=correlation_paths.API_GATEWAY_REST" in source, function
 
 
-PARAMETER_NAMES = [name for name in TEMPLATE["Parameters"] if name.endswith("ParameterName")]
-
-
-@pytest.mark.parametrize("name", PARAMETER_NAMES or ["(none)"])
-def test_parameter_name_parameters_need_their_leading_slash(name):
-    if name == "(none)":
-        pytest.skip("no *ParameterName parameters")
-    pattern = TEMPLATE["Parameters"][name]["AllowedPattern"]
-    assert re.fullmatch(pattern, TEMPLATE["Parameters"][name]["Default"])
-    assert re.fullmatch(pattern, "/fibre-cafe/prod/suppliers")
-    for bad in ("fibre-cafe/suppliers", "/", "/fibre cafe", "/a//b", "arn:aws:ssm:eu-west-2:1:parameter/x"):
+def test_the_secrets_prefix_parameter_ends_with_a_slash():
+    """The functions may read secrets named <prefix>*: a prefix without its final "/" would also match other names."""
+    parameter = TEMPLATE["Parameters"]["PartnerSecretsPrefix"]
+    pattern = parameter["AllowedPattern"]
+    assert re.fullmatch(pattern, parameter["Default"])
+    assert re.fullmatch(pattern, "fibre-cafe/prod/partners/")
+    for bad in ("fibre-cafe/partners", "/fibre-cafe/partners/", "", "fibre cafe/", "a//b/", "arn:aws:secretsmanager:x/"):
         assert not re.fullmatch(pattern, bad), bad
 
 
 def test_kms_key_parameter_accepts_a_key_arn_or_nothing():
-    pattern = TEMPLATE["Parameters"]["PartnerConfigKmsKeyArn"]["AllowedPattern"]
+    pattern = TEMPLATE["Parameters"]["PartnerSecretsKmsKeyArn"]["AllowedPattern"]
     assert re.fullmatch(pattern, "")
     assert re.fullmatch(pattern, "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     for bad in ("alias/aws/ssm", "arn:aws:kms:eu-west-2:123456789012:alias/mine", "1234abcd"):

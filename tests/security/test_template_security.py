@@ -92,13 +92,16 @@ def test_the_user_pool_is_closed_and_has_a_token_endpoint():
     assert "oauth2/token" in json.dumps(TEMPLATE["Outputs"]["TokenEndpoint"]["Value"])
 
 
-def test_the_principal_mapping_is_configuration_and_fails_closed():
-    """ClientPrincipals maps app client ids to principals; by default no client is anyone (every call is 403)."""
-    parameter = TEMPLATE["Parameters"]["ClientPrincipals"]
-    assert parameter["Type"] == "String" and json.loads(parameter["Default"]) == {}
+def test_the_principal_mapping_is_the_partner_registry_and_fails_closed():
+    """App client -> principal lives in the partner registry table (a new stack's is empty: every call is 403), not
+    in a parameter or an environment variable; only the API functions read it, and only with GetItem."""
+    assert not any("Principal" in name for name in TEMPLATE["Parameters"])
     api_functions = {function for function, _, _ in api_events()}
     for function in api_functions:
-        assert FUNCTIONS[function]["Properties"]["Environment"]["Variables"]["CLIENT_PRINCIPALS"] == {"Ref": "ClientPrincipals"}
+        variables = FUNCTIONS[function]["Properties"]["Environment"]["Variables"]
+        assert "CLIENT_PRINCIPALS" not in variables
+        assert variables["PARTNER_REGISTRY_TABLE_NAME"] == {"Ref": "PartnerRegistryTable"}
+        assert grants(function)["PartnerRegistryTable"] == {"dynamodb:GetItem"}
 
 
 def test_the_local_front_applies_the_templates_scopes():
@@ -250,7 +253,15 @@ def resource_logical_id(resource: Any) -> str:
         parameter = re.fullmatch(r"arn:\$\{AWS::Partition\}:ssm:\$\{AWS::Region\}:\$\{AWS::AccountId\}:parameter\$\{(\w+)\}", text)
         if parameter:
             return f"parameter:{parameter.group(1)}"
+        secrets = re.fullmatch(SECRETS_PREFIX_ARN, text)
+        if secrets:
+            return f"secrets:{secrets.group(1)}"
     raise AssertionError(f"IAM resource of unknown shape: {resource!r}")
+
+
+# The one wildcard allowed: the partners' credential secrets, one per partner, created at onboarding (no deploy), so
+# named by a prefix parameter whose pattern ends with "/" (so the prefix cannot run into another name).
+SECRETS_PREFIX_ARN = r"arn:\$\{AWS::Partition\}:secretsmanager:\$\{AWS::Region\}:\$\{AWS::AccountId\}:secret:\$\{(\w+)\}\*"
 
 
 def grants(function: str) -> dict[str, set[str]]:
@@ -270,8 +281,12 @@ def test_no_statement_has_a_wildcard_resource_or_action(function):
         assert "NotAction" not in statement and "NotResource" not in statement, statement
         for resource in as_list(statement["Resource"]):
             assert resource != "*", f"{function}: Resource '*'"
+            if resource_logical_id(resource).startswith("secrets:"):  # a named resource of this template, or the secrets prefix
+                prefix = TEMPLATE["Parameters"][resource_logical_id(resource).removeprefix("secrets:")]
+                assert prefix["AllowedPattern"].endswith("/$") and prefix["Default"].endswith("/"), prefix
+                assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"], statement
+                continue
             assert "*" not in json.dumps(resource), f"{function}: wildcard in {resource}"
-            resource_logical_id(resource)  # a named resource of this template
         for action in as_list(statement["Action"]):
             assert isinstance(action, str) and "*" not in action and "?" not in action, f"{function}: action wildcard {action}"
             assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action), action
@@ -307,7 +322,7 @@ def used_resources(function: str) -> set[str]:
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_each_function_may_touch_only_the_tables_and_queues_its_code_uses(function):
-    named = {resource.split("/")[0] for resource in grants(function) if not resource.startswith(("parameter:", "kms-key:"))}
+    named = {resource.split("/")[0] for resource in grants(function) if not resource.startswith(("parameter:", "kms-key:", "secrets:"))}
     assert named <= {*TABLES, *QUEUES}, f"{function}: permissions on {sorted(named - {*TABLES, *QUEUES})}"
     assert named <= used_resources(function), f"{function}: permissions on {sorted(named - used_resources(function))} it never uses"
 
@@ -320,7 +335,16 @@ def test_a_kms_key_permission_is_decrypt_through_the_partner_configuration_servi
             assert as_list(statement["Action"]) == ["kms:Decrypt"], statement
             via = statement["Condition"]["StringEquals"]["kms:ViaService"]
             for service in as_list(via):
-                assert re.fullmatch(r"(ssm|secretsmanager)\.\$\{AWS::Region\}\.amazonaws\.com", service["Fn::Sub"]), service
+                assert re.fullmatch(r"secretsmanager\.\$\{AWS::Region\}\.amazonaws\.com", service["Fn::Sub"]), service
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_only_the_partner_callers_read_partner_secrets_and_the_registry(function):
+    allowed = grants(function)
+    reads_secrets = any(resource.startswith("secrets:") for resource in allowed)
+    assert reads_secrets == (function in ("SupplierDispatcherFunction", "TenantKciDeliveryFunction"))
+    if reads_secrets:
+        assert allowed["PartnerRegistryTable"] == {"dynamodb:GetItem"}
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
@@ -334,7 +358,8 @@ def test_a_parameter_permission_is_the_functions_own_parameter(function):
 
 def test_the_tenant_api_cannot_touch_kcis_or_tenant_updates():
     allowed = grants("TenantApiFunction")
-    assert set(allowed) == {"CancellationsTable", "OrdersTable", "SupplierRequestsQueue"}
+    assert set(allowed) == {"CancellationsTable", "OrdersTable", "SupplierRequestsQueue", "PartnerRegistryTable"}
+    assert allowed["PartnerRegistryTable"] == {"dynamodb:GetItem"}
     assert allowed["SupplierRequestsQueue"] == {"sqs:SendMessage"}
     assert all(action.startswith("dynamodb:") for table in ("CancellationsTable", "OrdersTable") for action in allowed[table])
     assert not {action for actions in allowed.values() for action in actions} & {
@@ -343,8 +368,9 @@ def test_the_tenant_api_cannot_touch_kcis_or_tenant_updates():
 
 def test_the_supplier_updates_api_only_reads_the_registry_and_queues_kcis():
     allowed = grants("SupplierUpdatesApiFunction")
-    assert set(allowed) == {"OrdersTable", "KciQueue"}
+    assert set(allowed) == {"OrdersTable", "KciQueue", "PartnerRegistryTable"}
     assert allowed["OrdersTable"] <= {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}, "it may not write any table"
+    assert allowed["PartnerRegistryTable"] == {"dynamodb:GetItem"}
     assert allowed["KciQueue"] == {"sqs:SendMessage"}
 
 

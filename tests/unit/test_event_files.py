@@ -91,7 +91,8 @@ def test_env_json_covers_every_function_and_points_at_the_local_stack():
     assert tenant_api["CANCELLATIONS_TABLE_NAME"] == "local-CancellationsTable"
     assert tenant_api["ORDERS_TABLE_NAME"] == "local-OrdersTable"
     assert tenant_api["SUPPLIER_REQUESTS_QUEUE_URL"] == "http://127.0.0.1:4566/123456789012/local-SupplierRequestsQueue"
-    assert json.loads(tenant_api["CLIENT_PRINCIPALS"])["TENANT1"] == "tenant:TENANT1"
+    assert tenant_api["PARTNER_REGISTRY_TABLE_NAME"] == "local-PartnerRegistryTable"  # the local stack seeds it
+    assert "CLIENT_PRINCIPALS" not in tenant_api
     assert all(variables["AWS_ENDPOINT_URL"] == "http://host.docker.internal:4566" for variables in env.values())
 
 

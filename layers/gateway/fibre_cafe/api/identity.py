@@ -2,9 +2,13 @@
 
 API Gateway's Cognito authorizer verifies the token and passes its claims in
 ``requestContext.authorizer.claims``. Client-credentials tokens carry ``client_id`` and
-``scope`` but no tenant, so the principal comes from configuration: ``CLIENT_PRINCIPALS``
-maps each app client id to ``tenant:<ID>`` or ``supplier:<ID>`` (a JSON object). A client
-that is not in the map is refused. The tenant is never taken from a header or the body.
+``scope`` but no tenant, so the principal comes from the partner registry: the item
+``CLIENT#<client_id>`` names ``tenant:<ID>`` or ``supplier:<ID>`` (fibre_cafe/dal/partner_registry.py;
+the handler hands its ClientRegistry to ``use_client_registry``). A client that is not registered,
+or whose entry is malformed, is refused with 403. The tenant is never taken from a header or the body.
+
+Test seam: a non-empty ``CLIENT_PRINCIPALS`` (a JSON object, client id -> principal) replaces the
+registry; the in-process test harnesses set it, the template and the local stack never do.
 """
 
 from __future__ import annotations
@@ -33,6 +37,29 @@ class Caller:
     client_id: str
 
 
+_client_registry: Any = None
+
+
+def use_client_registry(registry: Any) -> None:
+    """The ClientRegistry the handler built with its own DynamoDB client (one client per container)."""
+    global _client_registry
+    _client_registry = registry
+
+
+def principal_of(client_id: str) -> tuple[PrincipalType, str] | None:
+    """(kind, id) of the app client, None if it is not registered. Raises Forbidden for a malformed registry entry."""
+    if os.environ.get("CLIENT_PRINCIPALS"):
+        return client_principals().get(client_id)
+    if _client_registry is None:
+        return None  # no registry configured: nobody is anyone (fails closed)
+    from fibre_cafe.dal.partner_registry import MalformedClient
+
+    try:
+        return _client_registry.principal(client_id)
+    except MalformedClient as exc:
+        raise Forbidden("This client's registration is incomplete - contact the Fibre Cafe") from exc
+
+
 @cache
 def client_principals(raw: str | None = None) -> dict[str, tuple[PrincipalType, str]]:
     raw = raw if raw is not None else os.environ.get("CLIENT_PRINCIPALS", "{}")
@@ -55,7 +82,7 @@ def caller_from_event(event: dict[str, Any]) -> Caller:
     client_id = claims.get("client_id")
     if not isinstance(client_id, str) or not client_id:
         raise NotAuthenticated("No valid access token")
-    principal = client_principals().get(client_id)
+    principal = principal_of(client_id)
     if principal is None:
         raise Forbidden("This client is not registered with the Fibre Cafe")
     kind, ident = principal

@@ -23,3 +23,9 @@ def dynamodb_client(config: Config = API_CLIENT_CONFIG):
 
 def sqs_client(config: Config = API_CLIENT_CONFIG):
     return boto3.client("sqs", config=config)
+
+
+
+def secrets_client(config: Config = API_CLIENT_CONFIG):
+    """Secrets Manager, for the partners' credentials (only the functions that call partners build it)."""
+    return boto3.client("secretsmanager", config=config)

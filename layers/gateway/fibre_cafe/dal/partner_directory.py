@@ -1,6 +1,9 @@
 """Where each partner's API lives (a supplier's Supplier API, a tenant's Tenant Updates API) and how to authenticate.
 
-Configuration is one JSON object, partner id -> settings::
+In AWS this comes from the partner registry (partner_registry.py: a DynamoDB item per partner, a Secrets Manager
+secret per partner's credentials); ``partner_directory()`` picks it. This module also keeps the JSON form below,
+which the in-process test harnesses give through ``SUPPLIERS_CONFIG`` / ``TENANTS_CONFIG`` (never set in the
+template nor by the local stack, which seeds the registry). One JSON object, partner id -> settings::
 
     {"DUMMY_SUPPLIER": {"baseUrl": "https://supplier.example/api", "auth": {"type": "basic", "username": "...", "password": "..."}},
      "TENANT1": {"baseUrl": "https://tenant.example/fibre-cafe",
@@ -10,9 +13,8 @@ Configuration is one JSON object, partner id -> settings::
 ``auth.type`` is ``none``, ``basic``, ``bearer`` (a fixed token) or ``oauth2`` (client credentials;
 the token is fetched once and reused until shortly before it expires, see oauth2_tokens.py).
 
-In AWS the JSON is an SSM SecureString parameter named by ``<PREFIX>_PARAMETER`` (read with
-decryption, cached for ``ttl_seconds``); locally it comes from ``<PREFIX>_CONFIG`` (the JSON
-itself) or ``<PREFIX>_CONFIG_FILE`` (a path). PREFIX is SUPPLIERS or TENANTS.
+The JSON comes from ``<PREFIX>_CONFIG`` (the JSON itself) or ``<PREFIX>_CONFIG_FILE`` (a path); PREFIX is SUPPLIERS
+or TENANTS. Each entry is checked on its own: a malformed one makes only that partner MisconfiguredPartner.
 """
 
 from __future__ import annotations
@@ -29,11 +31,17 @@ class UnknownPartner(Exception):
     pass
 
 
+class MisconfiguredPartner(UnknownPartner):
+    """The partner is registered, but its entry or credentials are not usable: treated as not configured."""
+
+
 @dataclass(frozen=True)
 class PartnerEndpoint:
     partner: str
     base_url: str
     auth: dict[str, Any] = field(default_factory=dict)
+    # The registry entry (partner_registry.PartnerEntry) with the partner's settings; None in the JSON form.
+    entry: Any = None
 
     @property
     def auth_type(self) -> str:
@@ -58,14 +66,22 @@ def environment_loader(prefix: str) -> Callable[[], str]:
         if path:
             with open(path, encoding="utf-8") as handle:
                 return handle.read()
-        name = os.environ.get(f"{prefix}_PARAMETER")
-        if name:
-            import boto3  # only this path needs SSM
-
-            return boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         return "{}"
 
     return load
+
+
+def has_environment_config(prefix: str) -> bool:
+    return bool(os.environ.get(f"{prefix}_CONFIG") or os.environ.get(f"{prefix}_CONFIG_FILE"))
+
+
+def partner_directory(prefix: str, kind: str, dynamodb, table_name: str | None, secrets_client_factory: Callable[[], Any]):
+    """The partners of one kind: the JSON form when ``<PREFIX>_CONFIG(_FILE)`` is set (tests), else the registry."""
+    if has_environment_config(prefix) or not table_name:
+        return PartnerDirectory(environment_loader(prefix))
+    from fibre_cafe.dal.partner_registry import RegistryDirectory, secrets_manager_reader
+
+    return RegistryDirectory(kind, dynamodb, table_name, secrets_manager_reader(secrets_client_factory))  # type: ignore[arg-type]
 
 
 class PartnerDirectory:
@@ -78,10 +94,13 @@ class PartnerDirectory:
 
     def _refresh(self) -> None:
         raw = json.loads(self._loader() or "{}")
-        self._entries = {
-            partner: PartnerEndpoint(partner=partner, base_url=str(cfg["baseUrl"]).rstrip("/"), auth=dict(cfg.get("auth") or {}))
-            for partner, cfg in raw.items()
-        }
+        entries: dict[str, PartnerEndpoint | MisconfiguredPartner] = {}
+        for partner, cfg in raw.items():
+            if isinstance(cfg, dict) and isinstance(cfg.get("baseUrl"), str) and isinstance(cfg.get("auth") or {}, dict):
+                entries[partner] = PartnerEndpoint(partner=partner, base_url=cfg["baseUrl"].rstrip("/"), auth=dict(cfg.get("auth") or {}))
+            else:
+                entries[partner] = MisconfiguredPartner(f"configuration of {partner} is malformed")
+        self._entries = entries  # type: ignore[assignment]
         self._loaded_at = time.monotonic()
 
     def endpoint(self, partner: str) -> PartnerEndpoint:
@@ -89,6 +108,9 @@ class PartnerDirectory:
             if time.monotonic() - self._loaded_at > self._ttl or partner not in self._entries:
                 self._refresh()
             try:
-                return self._entries[partner]
+                found = self._entries[partner]
             except KeyError:
                 raise UnknownPartner(f"no API configured for {partner}") from None
+            if isinstance(found, UnknownPartner):
+                raise found
+            return found

@@ -1,10 +1,10 @@
-"""The suppliers' Supplier API endpoints: SUPPLIERS_CONFIG / SUPPLIERS_CONFIG_FILE / SUPPLIERS_PARAMETER (see partner_directory.py)."""
+"""The suppliers' Supplier API endpoints: the partner registry in AWS, SUPPLIERS_CONFIG / SUPPLIERS_CONFIG_FILE in tests (partner_directory.py)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
-from fibre_cafe.dal.partner_directory import PartnerDirectory, PartnerEndpoint, UnknownPartner, environment_loader
+from fibre_cafe.dal.partner_directory import PartnerDirectory, PartnerEndpoint, UnknownPartner, environment_loader, partner_directory
 
 SupplierEndpoint = PartnerEndpoint
 UnknownSupplier = UnknownPartner
@@ -13,3 +13,8 @@ UnknownSupplier = UnknownPartner
 class SupplierDirectory(PartnerDirectory):
     def __init__(self, loader: Callable[[], str] | None = None, ttl_seconds: float = 300.0):
         super().__init__(loader or environment_loader("SUPPLIERS"), ttl_seconds)
+
+
+def supplier_directory(dynamodb, table_name: str | None, secrets_client_factory):
+    """The dispatcher's suppliers: SUPPLIERS_CONFIG(_FILE) when set (tests), else the partner registry."""
+    return partner_directory("SUPPLIERS", "supplier", dynamodb, table_name, secrets_client_factory)
