@@ -29,7 +29,7 @@ from the orders table: the supplier's latest entity with ``status`` CANCELLED, o
 current supplier status for a rejection. ``X-Conversation-ID`` is the cancellation's.
 
 Each supplier has its own base URL, ``<stub>/<SUPPLIER>``, so the stub knows who it is answering
-as; FIBRECO's requires HTTP Basic credentials (as SUPPLIERS_CONFIG gives them to the dispatcher),
+as; FIBRECO's requires HTTP Basic credentials (as the seeded partner registry gives them to the dispatcher),
 DUMMY_SUPPLIER's none. ``GET /requests`` lists what the stub received and the KCIs it sent.
 """
 
@@ -65,7 +65,7 @@ ASYNC_SCENARIOS = ("CANCELLATION_ACCEPTED", "CANCELLATION_REJECTED", "CANCELLATI
 OWN_SCENARIOS = ("SYNC_ACCEPTED", "SYNC_REJECTED", "TIMEOUT", "SERVER_ERROR", "UNAUTHORISED")
 SCENARIOS = ASYNC_SCENARIOS + OWN_SCENARIOS
 
-# How the dispatcher authenticates to each local supplier (SUPPLIERS_CONFIG); the stub checks it.
+# How the dispatcher authenticates to each local supplier (seeded into the partner registry); the stub checks it.
 SUPPLIER_AUTH: dict[str, dict[str, str]] = {
     "DUMMY_SUPPLIER": {"type": "none"},
     "FIBRECO": {"type": "basic", "username": "fibre-cafe-gateway", "password": "local-dev-secret"},
@@ -120,7 +120,7 @@ class SupplierStub:
         return f"{self.url}/{supplier}"
 
     def suppliers_config(self) -> dict[str, dict[str, Any]]:
-        """SUPPLIERS_CONFIG for the dispatcher (fibre_cafe/dal/partner_directory.py's format)."""
+        """The suppliers in partner_directory.py's JSON form: seeded into the registry (seed.py), or SUPPLIERS_CONFIG in tests."""
         return {supplier: {"baseUrl": self.base_url(supplier), "auth": dict(auth)} for supplier, auth in self.suppliers.items()}
 
     def configure(self, gateway_url: str, orders: Any) -> None:

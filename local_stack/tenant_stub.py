@@ -1,6 +1,6 @@
 """A local tenant: the Tenant Updates API ``POST /kcis`` of TENANT1 and TENANT2, with its own OAuth2 token endpoint.
 
-Each tenant has its own base URL, ``<stub>/<TENANT>``, as TENANTS_CONFIG gives it to the delivery
+Each tenant has its own base URL, ``<stub>/<TENANT>``, as the seeded partner registry gives it to the delivery
 function (TenantKciDeliveryFunction):
 
 - ``POST /<TENANT>/oauth2/token``: client credentials (HTTP Basic or form body; client id
@@ -77,7 +77,7 @@ class TenantStub:
         return f"{self.url}/{tenant}"
 
     def tenants_config(self) -> dict[str, dict[str, Any]]:
-        """TENANTS_CONFIG for the delivery function (fibre_cafe/dal/partner_directory.py's format)."""
+        """The tenants in partner_directory.py's JSON form: seeded into the registry (seed.py), or TENANTS_CONFIG in tests."""
         return {
             tenant: {"baseUrl": self.base_url(tenant),
                      "auth": {"type": "oauth2", "tokenUrl": f"{self.base_url(tenant)}/oauth2/token", "clientId": self.client_id,
