@@ -9,7 +9,9 @@ Secrets Manager secret per partner for its credentials (README, onboarding):
   "tokenUrl": ..., "scope": ...}, "credentialsSecret": "<secret name>", ...settings}``: where the dispatcher
   calls a supplier and the delivery calls a tenant (``RegistryDirectory``). The secret holds the credentials
   of ``auth.type``: basic ``{"username", "password"}``, bearer ``{"token"}``, oauth2 ``{"clientId",
-  "clientSecret"}``. ``PartnerEntry`` is the typed shape of the item; per-partner settings are fields of it.
+  "clientSecret"}``. ``fibre_cafe.models.partner.PartnerEntry`` is the typed shape of the item; per-partner
+  settings are fields of it. (The API functions check ``CLIENT#`` items with a pattern and never import that
+  model: it would only add to their cold start.)
 
 Each item and each secret is read on its own and cached for ``PARTNER_REGISTRY_TTL_SECONDS`` (60 s): onboarding,
 offboarding and credential rotation take effect within that time, with no deploy. Each entry is validated on its
@@ -25,11 +27,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from typing import Any, Callable, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fibre_cafe.dal.dynamodb_codec import from_item
 from fibre_cafe.dal.partner_directory import MisconfiguredPartner, PartnerEndpoint, UnknownPartner
@@ -58,46 +59,8 @@ def registry_ttl() -> float:
     return value if value >= 0 else DEFAULT_TTL_SECONDS
 
 
-class PartnerAuth(BaseModel):
-    """How to authenticate to the partner; the credentials themselves live in the partner's secret."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["none", "basic", "bearer", "oauth2"] = "none"
-    tokenUrl: str | None = Field(None, pattern=r"^https?://[^\s]+$", max_length=2048)  # oauth2: the partner's token endpoint
-    scope: str | None = Field(None, max_length=1024)  # oauth2: the scope to request, if any
-
-
-class PartnerEntry(BaseModel):
-    """A ``PARTNER#<ID>`` item. Unknown attributes are refused: a typo must not pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    pk: str = Field(pattern=r"^PARTNER#")
-    kind: PartnerKind
-    baseUrl: str = Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=2048)
-    auth: PartnerAuth = PartnerAuth()
-    credentialsSecret: str | None = Field(None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")
-    description: str | None = Field(None, max_length=1024)  # free text for operators
-    # Per-partner settings go here, typed (e.g. a supplier's KCI settings).
-
-
-class ClientEntry(BaseModel):
-    """A ``CLIENT#<app client id>`` item."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    pk: str = Field(pattern=r"^CLIENT#")
-    principal: str = Field(pattern=r"^(tenant|supplier):[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    description: str | None = Field(None, max_length=1024)
-
-    @property
-    def kind(self) -> PartnerKind:
-        return self.principal.split(":", 1)[0]  # type: ignore[return-value]
-
-    @property
-    def partner(self) -> str:
-        return self.principal.split(":", 1)[1]
+CLIENT_PRINCIPAL_PATTERN = re.compile(r"^(tenant|supplier):([A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
+CLIENT_ATTRIBUTES = frozenset({"pk", "principal", "description"})
 
 
 class MalformedClient(Exception):
@@ -134,24 +97,28 @@ class ClientRegistry:
         self.table_name = table_name
         self._cache = _TtlCache(registry_ttl() if ttl_seconds is None else ttl_seconds, clock)
 
-    def _load(self, client_id: str) -> ClientEntry | MalformedClient | None:
+    def _load(self, client_id: str) -> tuple[PartnerKind, str] | MalformedClient | None:
         answer = self.dynamodb.get_item(TableName=self.table_name, Key=client_key(client_id))
         if "Item" not in answer:
             return None
-        try:
-            return ClientEntry.model_validate(from_item(answer["Item"]))
-        except ValidationError as exc:
-            return MalformedClient(f"registry entry of client {client_id} is malformed: {_fields(exc)}")
+        item = from_item(answer["Item"])
+        unknown = sorted(set(item) - CLIENT_ATTRIBUTES)
+        principal = item.get("principal")
+        matched = CLIENT_PRINCIPAL_PATTERN.fullmatch(principal) if isinstance(principal, str) else None
+        if unknown or matched is None:
+            wrong = ", ".join(unknown or ["principal"])
+            return MalformedClient(f"registry entry of client {client_id} is malformed: {wrong}")
+        return matched.group(1), matched.group(2)  # type: ignore[return-value]
 
     def principal(self, client_id: str) -> tuple[PartnerKind, str] | None:
         """The client's principal, None when it is not registered; MalformedClient when its entry is invalid."""
         found = self._cache.get(client_id, lambda: self._load(client_id))
         if isinstance(found, MalformedClient):
             raise found
-        return (found.kind, found.partner) if found is not None else None
+        return found
 
 
-def _fields(exc: ValidationError) -> str:
+def _fields(exc: Any) -> str:
     """Which fields are wrong, never their values (they may hold secrets)."""
     return ", ".join(sorted({".".join(str(part) for part in error["loc"]) or "(item)" for error in exc.errors()}))
 
@@ -195,6 +162,10 @@ class RegistryDirectory:
         self._cache = _TtlCache(registry_ttl() if ttl_seconds is None else ttl_seconds, clock)
 
     def _load(self, partner: str) -> PartnerEndpoint | UnknownPartner:
+        from pydantic import ValidationError
+
+        from fibre_cafe.models.partner import PartnerEntry
+
         answer = self.dynamodb.get_item(TableName=self.table_name, Key=partner_key(partner))
         if "Item" not in answer:
             return UnknownPartner(f"no API configured for {partner}")
