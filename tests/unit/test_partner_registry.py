@@ -93,3 +93,18 @@ def test_clients_map_to_principals_and_a_malformed_client_is_refused_with_403(re
     assert identity.caller_from_event({"requestContext": {"authorizer": {"claims": {"client_id": "good"}}}}).id == "TENANT9"
     with pytest.raises(identity.Forbidden):
         identity.caller_from_event({"requestContext": {"authorizer": {"claims": {"client_id": "unknown"}}}})
+
+
+def test_per_partner_settings_are_typed_and_readable_without_the_credentials(registry):
+    dynamodb, secrets, table, put = registry
+    put({"pk": "PARTNER#SLOWCO", "kind": "supplier", "baseUrl": "https://slow.example", "auth": {"type": "basic"},
+         "credentialsSecret": "fibre-cafe/partners/SLOWCO", "kciHoldWindowSeconds": 45})
+    put({"pk": "PARTNER#BADSET", "kind": "supplier", "baseUrl": "https://bad.example", "kciHoldWindowSeconds": 3600})
+    settings_only = RegistryDirectory("supplier", dynamodb, table, None)
+    # No secret exists: a reader of settings alone never asks for it.
+    assert settings_only.endpoint("SLOWCO").settings["kciHoldWindowSeconds"] == 45
+    with pytest.raises(MisconfiguredPartner):  # beyond SQS's 15-minute delay: this supplier's entry only
+        settings_only.endpoint("BADSET")
+    with_credentials = RegistryDirectory("supplier", dynamodb, table, secrets_manager_reader(lambda: secrets, 60))
+    with pytest.raises(MisconfiguredPartner):  # the dispatcher does need the (missing) secret
+        with_credentials.endpoint("SLOWCO")

@@ -40,8 +40,10 @@ class PartnerEndpoint:
     partner: str
     base_url: str
     auth: dict[str, Any] = field(default_factory=dict)
-    # The registry entry (partner_registry.PartnerEntry) with the partner's settings; None in the JSON form.
+    # The registry entry (fibre_cafe.models.partner.PartnerEntry); None in the JSON form.
     entry: Any = None
+    # The partner's settings by name (e.g. a supplier's kciHoldWindowSeconds): the entry's fields, or the JSON entry.
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def auth_type(self) -> str:
@@ -75,13 +77,18 @@ def has_environment_config(prefix: str) -> bool:
     return bool(os.environ.get(f"{prefix}_CONFIG") or os.environ.get(f"{prefix}_CONFIG_FILE"))
 
 
-def partner_directory(prefix: str, kind: str, dynamodb, table_name: str | None, secrets_client_factory: Callable[[], Any]):
-    """The partners of one kind: the JSON form when ``<PREFIX>_CONFIG(_FILE)`` is set (tests), else the registry."""
+def partner_directory(prefix: str, kind: str, dynamodb, table_name: str | None, secrets_client_factory: Callable[[], Any] | None):
+    """The partners of one kind: the JSON form when ``<PREFIX>_CONFIG(_FILE)`` is set (tests), else the registry.
+
+    ``secrets_client_factory`` None: settings only, credentials are never read (a function that does not call
+    the partner, e.g. one that only needs a supplier's kciHoldWindowSeconds, needs no Secrets Manager access).
+    """
     if has_environment_config(prefix) or not table_name:
         return PartnerDirectory(environment_loader(prefix))
     from fibre_cafe.dal.partner_registry import RegistryDirectory, secrets_manager_reader
 
-    return RegistryDirectory(kind, dynamodb, table_name, secrets_manager_reader(secrets_client_factory))  # type: ignore[arg-type]
+    reader = secrets_manager_reader(secrets_client_factory) if secrets_client_factory is not None else None
+    return RegistryDirectory(kind, dynamodb, table_name, reader)  # type: ignore[arg-type]
 
 
 class PartnerDirectory:
@@ -97,7 +104,8 @@ class PartnerDirectory:
         entries: dict[str, PartnerEndpoint | MisconfiguredPartner] = {}
         for partner, cfg in raw.items():
             if isinstance(cfg, dict) and isinstance(cfg.get("baseUrl"), str) and isinstance(cfg.get("auth") or {}, dict):
-                entries[partner] = PartnerEndpoint(partner=partner, base_url=cfg["baseUrl"].rstrip("/"), auth=dict(cfg.get("auth") or {}))
+                entries[partner] = PartnerEndpoint(partner=partner, base_url=cfg["baseUrl"].rstrip("/"), auth=dict(cfg.get("auth") or {}),
+                                                   settings=dict(cfg))
             else:
                 entries[partner] = MisconfiguredPartner(f"configuration of {partner} is malformed")
         self._entries = entries  # type: ignore[assignment]

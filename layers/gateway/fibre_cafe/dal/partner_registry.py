@@ -151,9 +151,10 @@ class RegistryDirectory:
 
     Same interface as PartnerDirectory: ``endpoint(partner)`` -> PartnerEndpoint, UnknownPartner when the partner
     is not registered, MisconfiguredPartner (an UnknownPartner) when its entry or its secret is not usable.
+    ``read_secret`` None: settings only (``endpoint(...).settings``), the credentials are not read.
     """
 
-    def __init__(self, kind: PartnerKind, dynamodb, table_name: str, read_secret: Callable[[str], dict[str, Any]],
+    def __init__(self, kind: PartnerKind, dynamodb, table_name: str, read_secret: Callable[[str], dict[str, Any]] | None,
                  ttl_seconds: float | None = None, clock: Callable[[], float] = time.monotonic):
         self.kind = kind
         self.dynamodb = dynamodb
@@ -176,12 +177,12 @@ class RegistryDirectory:
         if entry.kind != self.kind:
             return MisconfiguredPartner(f"registry entry of {partner} is a {entry.kind}, not a {self.kind}")
         credentials: dict[str, Any] = {}
-        needed = CREDENTIAL_FIELDS[entry.auth.type]
+        needed = CREDENTIAL_FIELDS[entry.auth.type] if self.read_secret is not None else ()
         if needed:
             if not entry.credentialsSecret:
                 return MisconfiguredPartner(f"registry entry of {partner} names no credentialsSecret for {entry.auth.type} auth")
             try:
-                credentials = self.read_secret(entry.credentialsSecret)
+                credentials = self.read_secret(entry.credentialsSecret)  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001 - a missing or unreadable secret: this partner only
                 return MisconfiguredPartner(f"credentials secret of {partner} is not usable: {type(exc).__name__}")
             missing = [name for name in needed if not isinstance(credentials.get(name), str) or not credentials[name]]
@@ -194,7 +195,8 @@ class RegistryDirectory:
             auth["tokenUrl"] = entry.auth.tokenUrl
         if entry.auth.scope:
             auth["scope"] = entry.auth.scope
-        return PartnerEndpoint(partner=partner, base_url=entry.baseUrl.rstrip("/"), auth=auth, entry=entry)
+        return PartnerEndpoint(partner=partner, base_url=entry.baseUrl.rstrip("/"), auth=auth, entry=entry,
+                               settings=entry.model_dump(exclude_none=True))
 
     def endpoint(self, partner: str) -> PartnerEndpoint:
         found = self._cache.get(partner, lambda: self._load(partner))

@@ -16,5 +16,8 @@ class SupplierDirectory(PartnerDirectory):
 
 
 def supplier_directory(dynamodb, table_name: str | None, secrets_client_factory):
-    """The dispatcher's suppliers: SUPPLIERS_CONFIG(_FILE) when set (tests), else the partner registry."""
+    """The suppliers: SUPPLIERS_CONFIG(_FILE) when set (tests), else the partner registry.
+
+    The dispatcher passes a Secrets Manager client factory; a function that only reads a supplier's settings
+    (e.g. its kciHoldWindowSeconds) passes None and needs only dynamodb:GetItem on the registry table."""
     return partner_directory("SUPPLIERS", "supplier", dynamodb, table_name, secrets_client_factory)

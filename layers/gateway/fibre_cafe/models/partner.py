@@ -34,4 +34,6 @@ class PartnerEntry(BaseModel):
     auth: PartnerAuth = PartnerAuth()
     credentialsSecret: str | None = Field(None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")
     description: str | None = Field(None, max_length=1024)  # free text for operators
-    # Per-partner settings go here, typed (e.g. a supplier's KCI settings).
+    # Per-partner settings, typed. A supplier's KCI hold window: how long a KCI that arrives ahead of a missing
+    # sequence number waits for it (seconds, 0 = no holding, at most SQS's 15-minute delay); absent: the default.
+    kciHoldWindowSeconds: int | None = Field(None, ge=0, le=900)
