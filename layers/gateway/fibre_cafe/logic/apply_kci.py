@@ -18,9 +18,10 @@ from aws_lambda_powertools import Logger
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.gateway_store import CancellationNotMovable, DuplicateKci, GatewayStore, OrderChanged, WriteConflict
 from fibre_cafe.domain.errors import DependencyUnavailable
-from fibre_cafe.domain import cancellation_outcomes
-from fibre_cafe.domain.kci_rules import CancellationEffect, KciNotApplicableYet, KciPlan, KciRejected, plan_kci
+from fibre_cafe.domain import cancellation_outcomes, cancellation_state_machine
+from fibre_cafe.domain.kci_rules import CancellationEffect, KciNotApplicableYet, KciOutcomeKind, KciPlan, KciRejected, plan_kci
 from fibre_cafe.models.kci import KciEnvelope, SupplierKci
+from fibre_cafe.observability import count
 
 logger = Logger(child=True)
 
@@ -52,8 +53,7 @@ class ApplyKci:
                 try:
                     self._apply(plan, kci, envelope, now)
                 except CancellationNotMovable:
-                    self._explain_refusal(plan.effect)
-                    plan = plan.without_effect()
+                    plan = self._after_refusal(plan)
                     self._apply(plan, kci, envelope, now)
             except DuplicateKci:
                 logger.info("Duplicate KCI ignored", extra={"kci_id": str(kci.id), "order_id": kci.order.id})
@@ -65,28 +65,49 @@ class ApplyKci:
         raise DependencyUnavailable(f"order {kci.order.id} kept changing while applying KCI {kci.id}")
 
     def _apply(self, plan: KciPlan, kci: SupplierKci, envelope: KciEnvelope, now: str) -> None:
-        """Apply the plan together with the tenant KCI that reports it (domain/cancellation_outcomes.py)."""
-        plan, tenant_update = cancellation_outcomes.with_tenant_update(plan, envelope.receivedOn, envelope.conversationId)
-        self.store.apply_kci(plan, self._history_entry(kci, envelope, plan.effect), now, tenant_update)
+        """Apply the plan together with the tenant KCI that reports it (domain/cancellation_outcomes.py).
 
-    def _explain_refusal(self, effect: CancellationEffect | None) -> None:
-        """The cancellation update was refused: unknown id (retry later), another order's (never), or decided (fine)."""
+        A KCI that is only recorded (stale, contradicting) tells the tenant nothing."""
+        tenant_update = None
+        if plan.applied:
+            plan, tenant_update = cancellation_outcomes.with_tenant_update(plan, envelope.receivedOn, envelope.conversationId)
+        self.store.apply_kci(plan, self._history_entry(kci, envelope, plan), now, tenant_update)
+
+    def _after_refusal(self, plan: KciPlan) -> KciPlan:
+        """The cancellation update was refused: unknown id (retry later), another order's (never), or decided.
+
+        Decided the same way: apply the KCI without touching the cancellation. Decided the other way: the KCI
+        contradicts what the tenant was told; keep it in the history, count it, warn, change nothing."""
+        effect = plan.effect
         assert effect is not None
         record = self.store.cancellations.get(effect.cancellation_id)
         if record is None:
             if effect.named:
                 raise KciNotApplicableYet(f"cancellation {effect.cancellation_id} does not exist (yet)")
-            return
+            return plan.without_effect()
         if record.orderId != effect.order_id:
             raise KciRejected(f"cancellation {effect.cancellation_id} belongs to order {record.orderId}, not {effect.order_id}")
+        if effect.named and record.status in cancellation_state_machine.TERMINAL and record.status is not effect.status:
+            count("KciContradictions")
+            logger.warning(
+                "KCI contradicts a decided cancellation; recorded in the order's history, not applied",
+                extra={"kci_id": effect.kci_id, "order_id": effect.order_id, "cancellation_id": record.id,
+                       "cancellation_status": record.status.value, "kci_would_set": effect.status.value,
+                       "kci_sequence": effect.sequence_number, "decided_by": record.decidedBy,
+                       "decided_by_kci_id": record.decidedByKciId},
+            )
+            return plan.recorded_only(KciOutcomeKind.CONTRADICTS, {"cancellationId": record.id, "status": record.status.value})
         logger.info(
             "KCI does not move an already decided cancellation",
             extra={"cancellation_id": record.id, "status": record.status.value, "kci_sequence": effect.sequence_number},
         )
+        return plan.without_effect()
 
     @staticmethod
-    def _history_entry(kci: SupplierKci, envelope: KciEnvelope, effect: CancellationEffect | None) -> dict:
+    def _history_entry(kci: SupplierKci, envelope: KciEnvelope, plan: KciPlan) -> dict:
+        effect = plan.effect
         entry = {
+            "outcome": plan.outcome,
             "kciId": str(kci.id),
             "sequenceNumber": kci.sequenceNumber,
             "reasonCode": kci.reasonCode.value,
@@ -98,6 +119,8 @@ class ApplyKci:
             "serviceOrderCancellationId": kci.serviceOrderCancellationId,
             "kci": kci.model_dump(mode="json", exclude_none=True),
         }
+        if plan.contradicts is not None:
+            entry["contradicts"] = plan.contradicts
         if effect is not None:
             entry["cancellationEffect"] = {"cancellationId": effect.cancellation_id, "status": effect.status.value}
         return entry
