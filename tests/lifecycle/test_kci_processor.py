@@ -114,9 +114,14 @@ def test_a_duplicate_kci_id_changes_nothing(lifecycle):
     post_and_process(lifecycle, kci)
     before = lifecycle.order(ORDER_ID)
 
-    # Sent again (a supplier retry), even with a different body: the id decides.
+    # Sent again (a supplier retry): 204, changes nothing. A different body with the same id is refused at the door
+    # (global KCI-id uniqueness); one queued before that rule existed is still a duplicate for the processor.
     again = {**kci, "sequenceNumber": 9, "provideServiceOrder": {**kci["provideServiceOrder"], "status": "IN_PROGRESS"}}
-    result = post_and_process(lifecycle, kci, again)
+    status, body = lifecycle.post_kci(again)
+    assert status == 422 and body["messages"] == [f"Invalid value for field id - {kci['id']} is already the id of a different KCI"]
+    assert lifecycle.queued("KciQueue") == 0
+    lifecycle.sqs.send_message(QueueUrl=lifecycle.queue("KciQueue"), MessageBody=kci_envelope(again))
+    result = post_and_process(lifecycle, kci)
 
     assert result == {"batchItemFailures": []}
     after = lifecycle.order(ORDER_ID)
@@ -299,7 +304,11 @@ def test_a_kci_naming_an_unknown_cancellation_fails_alone_then_is_dead_lettered(
     poison = make_kci(ORDER_ID, 3, "CANCELLED", cancellation_id=99999)
     good_after = make_kci(124, 2, "DELAY", status="HELD")
     for kci in (good_before, poison, good_after):
-        assert lifecycle.post_kci(kci)[0] == 204
+        if kci is poison:  # refused at POST /kcis now (422); queued by hand, as if accepted before that rule
+            assert lifecycle.post_kci(kci)[0] == 422
+            lifecycle.sqs.send_message(QueueUrl=lifecycle.queue("KciQueue"), MessageBody=kci_envelope(kci))
+        else:
+            assert lifecycle.post_kci(kci)[0] == 204
 
     event, result = lifecycle.run(lifecycle.kci_processor, "KciQueue", visibility_timeout=0)
 
@@ -319,7 +328,7 @@ def test_a_kci_naming_an_unknown_cancellation_fails_alone_then_is_dead_lettered(
     assert deliveries == 5  # the template's maxReceiveCount
     assert lifecycle.queued("KciQueue") == 0
     dead = lifecycle.sqs.receive_message(QueueUrl=lifecycle.queue("KciDeadLetterQueue"), MaxNumberOfMessages=10)["Messages"]
-    assert [json.loads(m["Body"])["kci"] for m in dead] == [as_queued(poison)]  # nothing silently dropped
+    assert [json.loads(m["Body"])["kci"]["id"] for m in dead] == [poison["id"]]  # nothing silently dropped
     assert lifecycle.order(ORDER_ID).lastSequenceNumber == 2
 
 
@@ -364,7 +373,9 @@ def test_a_kci_naming_another_orders_cancellation_never_moves_it(lifecycle, supp
     cancellation_id = pending_cancellation(lifecycle, supplier_stub)
     lifecycle.register_order_by_kci(500, supplier="FIBRECO")
     kci = make_kci(500, 2, "CANCELLATION_REJECTED", cancellation_id=cancellation_id, text="not yours")
-    assert lifecycle.post_kci(kci, supplier="FIBRECO")[0] == 204  # ingest does not look at cancellations
+    status, body = lifecycle.post_kci(kci, supplier="FIBRECO")
+    assert status == 422 and lifecycle.queued("KciQueue") == 0  # refused at the door (issue 10)
+    lifecycle.sqs.send_message(QueueUrl=lifecycle.queue("KciQueue"), MessageBody=kci_envelope(kci, "FIBRECO"))
 
     for _ in range(5):
         event, result = lifecycle.run(lifecycle.kci_processor, "KciQueue", visibility_timeout=0)

@@ -320,10 +320,12 @@ def test_the_tenant_api_cannot_touch_kcis_or_tenant_updates():
         "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable", "sqs:ReceiveMessage", "sqs:DeleteMessage"}
 
 
-def test_the_supplier_updates_api_only_reads_the_registry_and_queues_kcis():
+def test_the_supplier_updates_api_only_reads_the_registry_claims_kci_ids_and_queues_kcis():
     allowed = grants("SupplierUpdatesApiFunction")
-    assert set(allowed) == {"OrdersTable", "KciQueue"}
-    assert allowed["OrdersTable"] <= {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}, "it may not write any table"
+    assert set(allowed) == {"OrdersTable", "CancellationsTable", "KciQueue"}
+    # PutItem: the conditional KCI-id claim only (fibre_cafe/dal/kci_ids.py); no update, no delete.
+    assert allowed["OrdersTable"] <= {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    assert allowed["CancellationsTable"] <= {"dynamodb:GetItem", "dynamodb:BatchGetItem"}, "it may not write cancellations"
     assert allowed["KciQueue"] == {"sqs:SendMessage"}
 
 
