@@ -7,6 +7,8 @@ Configuration is one JSON object, partner id -> settings::
                  "auth": {"type": "oauth2", "tokenUrl": "https://tenant.example/oauth2/token",
                           "clientId": "...", "clientSecret": "...", "scope": "kcis"}}}
 
+A supplier's entry may also carry ``kciHoldWindowSeconds`` (see kci_hold_window.py).
+
 ``auth.type`` is ``none``, ``basic``, ``bearer`` (a fixed token) or ``oauth2`` (client credentials;
 the token is fetched once and reused until shortly before it expires, see oauth2_tokens.py).
 
@@ -34,6 +36,8 @@ class PartnerEndpoint:
     partner: str
     base_url: str
     auth: dict[str, Any] = field(default_factory=dict)
+    # The partner's whole entry (e.g. a supplier's kciHoldWindowSeconds, read by fibre_cafe/dal/kci_hold_window.py).
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def auth_type(self) -> str:
@@ -79,7 +83,8 @@ class PartnerDirectory:
     def _refresh(self) -> None:
         raw = json.loads(self._loader() or "{}")
         self._entries = {
-            partner: PartnerEndpoint(partner=partner, base_url=str(cfg["baseUrl"]).rstrip("/"), auth=dict(cfg.get("auth") or {}))
+            partner: PartnerEndpoint(partner=partner, base_url=str(cfg["baseUrl"]).rstrip("/"), auth=dict(cfg.get("auth") or {}),
+                                     settings=dict(cfg))
             for partner, cfg in raw.items()
         }
         self._loaded_at = time.monotonic()
