@@ -287,11 +287,18 @@ def used_resources(function: str) -> set[str]:
     for variable, value in template_env(function).items():
         if isinstance(value, dict) and value.get("Ref") in {**TABLES, **QUEUES} and re.search(rf"[\"']{variable}[\"']", source):
             used.add(value["Ref"])
+        if (isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][0] in TABLES
+                and re.search(rf"[\"']{variable}[\"']", source)):  # e.g. a table's StreamArn
+            used.add(value["Fn::GetAtt"][0])
     for event in (FUNCTIONS[function]["Properties"].get("Events") or {}).values():
         props = event.get("Properties") or {}
         for key in ("Queue", "Stream"):
             if isinstance(props.get(key), dict) and "Fn::GetAtt" in props[key]:
                 used.add(props[key]["Fn::GetAtt"][0])
+        # The event source mapping's on-failure destination (Lambda sends to it with the function's role).
+        destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if isinstance(destination, dict) and "Fn::GetAtt" in destination:
+            used.add(destination["Fn::GetAtt"][0])
     return used
 
 
