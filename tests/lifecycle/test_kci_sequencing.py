@@ -216,3 +216,19 @@ def test_the_hold_window_is_a_per_supplier_setting_with_a_default():
     assert kci_hold_window_seconds(directory, "OFF") == 0
     assert kci_hold_window_seconds(directory, "HUGE") == MAX_SECONDS == 900
     assert kci_hold_window_seconds(directory, "UNKNOWN") == DEFAULT_SECONDS
+
+
+def test_a_timer_arriving_a_moment_early_sets_another_rather_than_leaving_the_kcis_held(ordered):
+    lifecycle = ordered
+    post(lifecycle, make_kci(ORDER_ID, 3, "UPDATE"))
+    process(lifecycle)
+    assert delayed(lifecycle) == 1
+
+    later(lifecycle, 29.6)  # the window is 30 s: the timer came 0.4 s early (clocks)
+    fire_timer(lifecycle)
+
+    assert lifecycle.order(ORDER_ID).heldKcis == 1
+    assert delayed(lifecycle) == 2  # a new timer, a second from now
+    later(lifecycle, 31)
+    fire_timer(lifecycle)
+    assert lifecycle.order(ORDER_ID).heldKcis == 0 and lifecycle.order(ORDER_ID).lastSequenceNumber == 3

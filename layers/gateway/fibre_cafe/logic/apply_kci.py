@@ -315,8 +315,10 @@ class ApplyKci:
     def _rearm(self, order: Order, remaining: list[dict], now: datetime) -> None:
         """KCIs still wait: make sure a timer fires at the earliest deadline among them."""
         earliest = min(item["heldUntil"] for item in remaining)
-        if order.holdTimerUntil is not None and iso(now) < order.holdTimerUntil <= earliest:
-            return  # a pending timer fires first; it will look again
+        # A pending timer that fires first will look again. Not the one firing now: a timer may arrive a moment
+        # before its deadline (clocks), and its holdTimerUntil is then still (just) ahead.
+        if order.holdTimerUntil is not None and iso(now + timedelta(seconds=1)) < order.holdTimerUntil <= earliest:
+            return
         delay = max(1, math.ceil((datetime.fromisoformat(earliest.replace("Z", "+00:00")) - now).total_seconds()))
         if self.timers is None:
             raise DependencyUnavailable("no hold-expiry timers configured")
