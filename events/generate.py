@@ -365,8 +365,10 @@ def supplier_updates_api_events() -> tuple[dict[str, Any], dict[str, Any]]:
 
     acknowledged = supplier_kci("api-4242-1", 4242, 1, "ACKNOWLEDGED", "ACKNOWLEDGED")
     add("post-acknowledged-new-order", 204, None, "DUMMY_SUPPLIER's ACKNOWLEDGED KCI for order 4242, new to the gateway: queued", acknowledged)
-    add("post-cancelled", 204, None, "CANCELLED for demo order 1001 naming cancellation 1, with its problemCode: queued",
-        supplier_kci("api-1001-cancelled", 1001, 2, "CANCELLED", "CANCELLED", serviceOrderCancellationId=1, problemCode="CUSTOMER_REQUESTED"))
+    # Supplier-initiated (no serviceOrderCancellationId): a KCI naming a cancellation that is not one of the order's
+    # is refused at POST /kcis (422), and a fresh stack has no cancellation yet.
+    add("post-cancelled", 204, None, "supplier-initiated CANCELLED for demo order 1001, with its problemCode: queued",
+        supplier_kci("api-1001-cancelled", 1001, 2, "CANCELLED", "CANCELLED", problemCode="CUSTOMER_REQUESTED"))
     add("post-schema-error", 400, "MALFORMED_REQUEST", "sequenceNumber 0 and an unknown reasonCode",
         {**acknowledged, "sequenceNumber": 0, "reasonCode": "FINISHED"})
     # Over HTTP the authorizer refuses the tenant token's scope first: 401, as API Gateway (README, error answers at the edge).

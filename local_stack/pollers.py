@@ -22,9 +22,15 @@ creation, see stack.py).
 **DynamoDB streams** (``StreamPoller``): read each shard of the table's stream from TRIM_HORIZON or
 LATEST (as of start), and invoke with Lambda's DynamoDB stream event. A failed batch is retried
 from the first failed record (``batchItemFailures``' lowest sequence number, or the whole batch if
-the handler raised or answered garbage), halving it first with ``BisectBatchOnFunctionError``,
-up to ``MaximumRetryAttempts``; then it is dropped with an error in the log (there is no on-failure
-destination locally). moto's records differ from Lambda's in three ways that are fixed here:
+the handler raised or answered garbage), halved before each retry after a function error with
+``BisectBatchOnFunctionError`` (so a poison record ends up alone in its batch), up to ``MaximumRetryAttempts`` or until its first
+record is older than ``MaximumRecordAgeInSeconds``. Then, as Lambda does, the batch being retried is
+described on the ``DestinationConfig.OnFailure`` queue (Lambda's message: ``requestContext``,
+``responseContext``, ``DDBStreamBatchInfo`` with the shard and the first and last sequence numbers, not the
+records) and skipped, so the records after it flow again; without a destination it is dropped with an
+error in the log. Retries come quickly (``STREAM_RETRY_PAUSE_SECONDS``, doubling, at most
+``STREAM_RETRY_PAUSE_CAP_SECONDS``), as Lambda retries a stream batch without a long backoff.
+moto's records differ from Lambda's in three ways that are fixed here:
 ``awsRegion`` (moto says us-east-1), ``ApproximateCreationDateTime`` (Lambda: epoch seconds) and
 the missing ``eventSourceARN``.
 
@@ -45,6 +51,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from typing import Any, Iterable
 
 from local_stack.functions import LocalFunction
@@ -55,6 +62,8 @@ log = logging.getLogger("local_stack")
 LONG_POLL_SECONDS = 1  # ReceiveMessage WaitTimeSeconds: how long a stop may wait for a receive
 STREAM_POLL_SECONDS = 0.25  # GetRecords interval when the stream is idle (Lambda: 4 per second per shard)
 ERROR_PAUSE_SECONDS = 1.0
+STREAM_RETRY_PAUSE_SECONDS = 0.2  # the first retry of a failed stream batch; doubles per retry
+STREAM_RETRY_PAUSE_CAP_SECONDS = 5.0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -373,12 +382,17 @@ class SqsPoller(_Poller):
 
 
 class StreamPoller(_Poller):
-    def __init__(self, function: LocalFunction, source: StreamEventSource, streams, stream_arn: str, region: str):
+    def __init__(self, function: LocalFunction, source: StreamEventSource, streams, stream_arn: str, region: str,
+                 sqs=None, on_failure_url: str | None = None):
         super().__init__(function, f"poller-{source.function}-{source.name}")
         self.source = source
         self.streams = streams
         self.stream_arn = stream_arn
         self.region = region
+        self.sqs = sqs
+        self.on_failure_url = on_failure_url
+        self.records_sent_on_failure = 0
+        self._shards: dict[str, str] = {}  # eventID -> shard id (for the on-failure description)
         self._iterators: dict[str, str | None] = {}
         self._pending: list[dict[str, Any]] = []  # read, not yet handled successfully (in stream order)
         self._pending_since: float | None = None
@@ -409,6 +423,7 @@ class StreamPoller(_Poller):
                 converted = stream_record(record, self.stream_arn, self.region)
                 if passes_filters(self.source.filters, converted):
                     self._pending.append(converted)
+                    self._shards[str(converted.get("eventID"))] = shard_id
                     read += 1
         if read and self._pending_since is None:
             self._pending_since = time.monotonic()
@@ -444,24 +459,62 @@ class StreamPoller(_Poller):
         # Checkpoint before the first failed record; retry from it.
         self._advance(first_failed)
         self._retries += 1
-        self.records_failed += len(batch) - first_failed
-        limit = self.source.maximum_retry_attempts
-        if limit >= 0 and self._retries > limit:
-            dropped = self._pending[: len(batch) - first_failed]
-            log.error("%s: %d stream record(s) dropped after %d retries (no on-failure destination locally)",
-                      self.function.logical_id, len(dropped), limit)
-            self._advance(len(dropped))
+        failing = len(batch) - first_failed
+        self.records_failed += failing
+        limit, max_age = self.source.maximum_retry_attempts, self.source.maximum_record_age_seconds
+        created = self._pending[0]["dynamodb"].get("ApproximateCreationDateTime") if self._pending else None
+        too_old = max_age >= 0 and created is not None and time.time() - float(created) > max_age
+        if (limit >= 0 and self._retries > limit) or too_old:
+            self._give_up(self._pending[:failing], "RecordAgeExceeded" if too_old else "RetryAttemptsExhausted", raised)
             return
-        if raised and self.source.bisect_batch_on_function_error and len(batch) > 1:
-            self._batch_limit = max(1, len(batch) // 2)
+        if raised and self.source.bisect_batch_on_function_error and failing > 1:
+            # A function error: Lambda halves the batch before retrying, so a poison record ends up alone. (With
+            # batchItemFailures the batch is split at the reported record instead: the retry starts there.)
+            self._batch_limit = max(1, failing // 2)
         log.warning("%s <- %s stream: %d record(s), retrying from record %d (retry %d)",
                     self.function.logical_id, self.source.table, len(batch), first_failed + 1, self._retries)
-        self._stop.wait(min(ERROR_PAUSE_SECONDS * self._retries, 10.0))
+        self._stop.wait(min(STREAM_RETRY_PAUSE_SECONDS * 2 ** (self._retries - 1), STREAM_RETRY_PAUSE_CAP_SECONDS))
+
+    def _give_up(self, records: list[dict[str, Any]], condition: str, raised: bool) -> None:
+        """Lambda's end for a batch it stops retrying: its description on the on-failure destination, then skip it."""
+        if self.sqs is not None and self.on_failure_url:
+            first, last = records[0], records[-1]
+            described = {
+                "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": f"arn:aws:lambda:{self.region}:123456789012:function:{self.function.logical_id}",
+                                   "condition": condition, "approximateInvokeCount": self._retries},
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled" if raised else None},
+                "version": "1.0",
+                "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "DDBStreamBatchInfo": {
+                    "shardId": self._shards.get(str(first.get("eventID")), ""),
+                    "startSequenceNumber": first["dynamodb"].get("SequenceNumber"),
+                    "endSequenceNumber": last["dynamodb"].get("SequenceNumber"),
+                    "approximateArrivalOfFirstRecord": _iso_epoch(first["dynamodb"].get("ApproximateCreationDateTime")),
+                    "approximateArrivalOfLastRecord": _iso_epoch(last["dynamodb"].get("ApproximateCreationDateTime")),
+                    "batchSize": len(records),
+                    "streamArn": self.stream_arn,
+                },
+            }
+            self.sqs.send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps(described))
+            self.records_sent_on_failure += len(records)
+            log.error("%s: gave up on %d stream record(s) (%s); described on the on-failure queue",
+                      self.function.logical_id, len(records), condition)
+        else:
+            log.error("%s: %d stream record(s) dropped (%s; no on-failure destination)", self.function.logical_id, len(records), condition)
+        self._advance(len(records))
 
     def _advance(self, count: int) -> None:
         if count <= 0:
             return
+        for record in self._pending[:count]:
+            self._shards.pop(str(record.get("eventID")), None)
         del self._pending[:count]
         self._retries = 0
         self._batch_limit = max(1, self.source.batch_size)
         self._pending_since = time.monotonic() if self._pending else None
+
+
+def _iso_epoch(value: Any) -> str | None:
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(float(value), dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

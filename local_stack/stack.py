@@ -283,7 +283,8 @@ class LocalStack:
                                           self.resources.queue_urls[source.queue], self.resources.queue_arns[source.queue], REGION))
         for source in self.stream_sources:
             self.pollers.append(StreamPoller(self.functions[source.function], source, self.client("dynamodbstreams"),
-                                             self.resources.stream_arns[source.table], REGION))
+                                             self.resources.stream_arns[source.table], REGION, sqs=self.client("sqs"),
+                                             on_failure_url=self.resources.queue_urls.get(source.on_failure_queue or "")))
         if self.run_pollers:
             for poller in self.pollers:
                 poller.start()

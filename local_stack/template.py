@@ -333,6 +333,11 @@ def _filter_patterns(props: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple(json.loads(entry["Pattern"]) for entry in filters if entry.get("Pattern"))
 
 
+def _on_failure_queue(props: dict[str, Any]) -> str | None:
+    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return _logical_id_of(destination, "Arn") if destination is not None else None
+
+
 def _enabled(props: dict[str, Any]) -> bool:
     return props.get("Enabled", True) is not False
 
@@ -358,7 +363,9 @@ class StreamEventSource:
     batch_size: int = 100
     batching_window_seconds: float = 0.0
     maximum_retry_attempts: int = -1  # -1: until the record expires (24 h in AWS)
+    maximum_record_age_seconds: int = -1  # -1: until the record expires
     bisect_batch_on_function_error: bool = False
+    on_failure_queue: str | None = None  # logical id of the SQS queue in DestinationConfig.OnFailure
     report_batch_item_failures: bool = False
     filters: tuple[dict[str, Any], ...] = ()
     enabled: bool = True
@@ -397,7 +404,9 @@ def stream_event_sources(template: dict[str, Any] | None = None) -> list[StreamE
                 batch_size=int(props.get("BatchSize", 100)),
                 batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                 maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
                 bisect_batch_on_function_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                on_failure_queue=_on_failure_queue(props),
                 report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
             ))
     return found

@@ -1,4 +1,5 @@
-"""Applies supplier KCIs from the KCI queue in batches (rules: fibre_cafe/domain/kci_rules.py).
+"""Applies supplier KCIs from the KCI queue in batches, each order's in sequence (fibre_cafe/logic/apply_kci.py,
+rules: fibre_cafe/domain/kci_rules.py). The queue also carries this function's hold-expiry timers.
 
 Each record succeeds or fails alone (partial batch failure reporting): a KCI that cannot be
 applied yet is retried by the queue and, after the template's maxReceiveCount, dead-lettered,
@@ -7,16 +8,20 @@ without holding back the others in its batch.
 
 from __future__ import annotations
 
+import json
 import os
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from fibre_cafe.dal.aws_clients import dynamodb_client
+from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
+from fibre_cafe.dal.kci_hold_window import kci_hold_window_seconds
+from fibre_cafe.dal.kci_queue import KciQueue
 from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.dal.supplier_directory import supplier_directory
 from fibre_cafe.logic.apply_kci import ApplyKci
 from fibre_cafe.models.kci import KciEnvelope
 from fibre_cafe.observability import count
@@ -35,13 +40,33 @@ class Dependencies:
         dynamodb = dynamodb_client()
         cancellations = CancellationsTable(dynamodb, os.environ["CANCELLATIONS_TABLE_NAME"])
         orders = OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"])
-        self.apply_kci = ApplyKci(GatewayStore(dynamodb, cancellations, orders))
+        # The supplier's settings (kciHoldWindowSeconds) from the partner registry, read on the first held KCI and
+        # cached; None: settings only, this function never reads a supplier's secret.
+        suppliers = supplier_directory(dynamodb, os.environ.get("PARTNER_REGISTRY_TABLE_NAME"), None)
+        self.apply_kci = ApplyKci(GatewayStore(dynamodb, cancellations, orders),
+                                  hold_window=lambda supplier: kci_hold_window_seconds(suppliers, supplier),
+                                  timers=KciQueue(sqs_client(), os.environ["KCI_QUEUE_URL"]))
 
 
 deps = Dependencies()
 
 
+def _hold_expiry(body: str) -> int | None:
+    """The order id of a hold-expiry timer message (logic/apply_kci.py), None for a KCI."""
+    if '"holdExpiry"' not in body[:40]:
+        return None
+    try:
+        return int(json.loads(body)["holdExpiry"]["orderId"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def record_handler(record: SQSRecord) -> dict:
+    order_id = _hold_expiry(record.body)
+    if order_id is not None:
+        released = deps.apply_kci.expire(order_id)
+        logger.info("Hold-expiry timer", extra={"order_id": order_id, "released": released})
+        return {"holdExpiry": order_id, "released": released}
     envelope = KciEnvelope.model_validate_json(record.body)
     try:
         outcome = deps.apply_kci(envelope)
@@ -52,10 +77,13 @@ def record_handler(record: SQSRecord) -> dict:
         logger.exception("KCI not applied; " + ("it goes to the dead-letter queue" if last_try else "the queue will retry it"),
                          extra={"message_id": record.message_id, "receive_count": receive_count})
         raise
-    count("KcisIgnored" if outcome.duplicate else "KcisApplied")
-    logger.info("KCI applied", extra={"kci_id": outcome.kci_id, "order_id": outcome.order_id, "duplicate": outcome.duplicate,
-                "cancellation_id": outcome.effect.cancellation_id if outcome.effect else None})
-    return {"kciId": outcome.kci_id, "duplicate": outcome.duplicate}
+    if outcome.duplicate:
+        count("KcisIgnored")
+    elif outcome.kind == "APPLIED":
+        count("KcisApplied")
+    logger.info("KCI placed", extra={"kci_id": outcome.kci_id, "order_id": outcome.order_id, "duplicate": outcome.duplicate,
+                "outcome": outcome.kind, "cancellation_id": outcome.effect.cancellation_id if outcome.effect else None})
+    return {"kciId": outcome.kci_id, "duplicate": outcome.duplicate, "outcome": outcome.kind}
 
 
 @logger.inject_lambda_context(clear_state=True)

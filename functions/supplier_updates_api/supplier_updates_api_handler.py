@@ -17,8 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from fibre_cafe.api.identity import use_client_registry
 from fibre_cafe.api.http import TRACE_HEADER_PATTERN, TRACE_HEADER_RULES, build_resolver, documented_responses, resolve
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
+from fibre_cafe.dal.kci_ids import KciIngestStore
 from fibre_cafe.dal.kci_queue import KciQueue
-from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.dal.partner_registry import ClientRegistry
 from fibre_cafe.logic.ingest_kci import ingest_kci
 from fibre_cafe.models.kci import KCI_ACCEPTED_VALUES, SupplierKci
@@ -37,7 +37,7 @@ app = build_resolver(
 class Dependencies:
     def __init__(self) -> None:
         dynamodb = dynamodb_client()
-        self.orders = OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"])
+        self.store = KciIngestStore(dynamodb, os.environ["ORDERS_TABLE_NAME"], os.environ["CANCELLATIONS_TABLE_NAME"])
         self.queue = KciQueue(sqs_client(), os.environ["KCI_QUEUE_URL"])
         # Who each app client is: the partner registry's CLIENT# items (cached per client).
         use_client_registry(ClientRegistry(dynamodb, os.environ["PARTNER_REGISTRY_TABLE_NAME"]))
@@ -49,7 +49,12 @@ deps = Dependencies()
 @app.post(
     "/kcis",
     summary="A supplier's KCI (Keep Customer Informed) update for an order",
-    description="Accepted for processing (204) once durably queued. Duplicates and out-of-order KCIs are harmless.",
+    description=(
+        "Accepted for processing (204) once durably queued. The same KCI sent again is a harmless no-op; KCIs are applied "
+        "per order in sequenceNumber order (an early one is held for the supplier's hold window). Refused with 422 "
+        "INVALID_REQUEST: an order of another supplier/tenant/type, a serviceOrderCancellationId that is not one of "
+        "this order's, an id already used by a different KCI. Refused with 400: values the gateway cannot store "
+        "(see the order entity's extra-field limits)."),
     responses=documented_responses({204: {"description": "Accepted for processing"}}),
     tags=["Supplier updates"],
 )
@@ -61,7 +66,7 @@ def post_kci(
     caller = app.context["caller"]
     logger.append_keys(x_request_id=x_request_id, x_conversation_id=x_conversation_id, supplier=caller.id,
                        kci_id=str(kci.id), order_id=kci.order.id, cancellation_id=kci.serviceOrderCancellationId)
-    ingest_kci(deps.orders, deps.queue, kci, caller.id, x_request_id, x_conversation_id)
+    ingest_kci(deps.store, deps.queue, kci, caller.id, x_request_id, x_conversation_id)
     logger.info("KCI queued", extra={"kci_reason_code": kci.reasonCode.value, "sequence_number": kci.sequenceNumber})
     return Response(status_code=204, body=None, headers={"X-Request-ID": x_request_id})
 

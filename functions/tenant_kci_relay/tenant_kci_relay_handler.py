@@ -25,17 +25,36 @@ deps = Dependencies()
 
 
 class HeldBack(Exception):
-    """An earlier record of this batch failed: this one waits for it."""
+    """An earlier record of the same order failed in this batch: this one waits for it."""
+
+
+# Orders (the item's pk) with a failed record in the batch being processed.
+_failed_orders: set[str] = set()
+
+
+def _order_of(record: DynamoDBRecord) -> str:
+    return str(((record.raw_event.get("dynamodb") or {}).get("Keys") or {}).get("pk", {}).get("S", ""))
 
 
 def record_handler(record: DynamoDBRecord) -> str | None:
-    # Once a record fails, the rest of the batch is not sent: the event source mapping retries from the
-    # first failed record, and a later KCI of the same order sent now would reach the FIFO queue before it.
-    if processor.fail_messages:
-        raise HeldBack("an earlier record of this batch failed; this one waits for its retry")
-    return relay(record.raw_event, deps.queue)
+    # Once a record fails, the later records of the same order are not sent (a later KCI of that order sent now
+    # would reach the FIFO queue before it). Other orders' records are sent: one poison record never holds back
+    # other orders or tenants. The event source mapping retries from the first failed record, so those others are
+    # sent again on the retry: harmless (the FIFO queue deduplicates on the tenant KCI id; delivery skips what is done).
+    order = _order_of(record)
+    if order in _failed_orders:
+        raise HeldBack("an earlier record of this order failed in this batch; this one waits for its retry")
+    try:
+        return relay(record.raw_event, deps.queue)
+    except Exception:
+        _failed_orders.add(order)
+        raise
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    _failed_orders.clear()
+    try:
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    finally:
+        _failed_orders.clear()

@@ -365,6 +365,7 @@ class Lifecycle:
         self._monkeypatch = monkeypatch
         self._modules: dict[str, object] = {}
         self.supplier_url = supplier_url
+        self.kci_hold_window_seconds: int | None = None
         self.dispatcher_env = {"MAX_DISPATCH_ATTEMPTS": "3", "DISPATCH_BACKOFF_BASE_SECONDS": "10"}
         self.sqs = boto3.client("sqs")
         dynamodb = boto3.client("dynamodb")
@@ -388,15 +389,27 @@ class Lifecycle:
     def updates_api(self):
         return self._module("SupplierUpdatesApiFunction")
 
+    def suppliers_config(self) -> dict:
+        """SUPPLIERS_CONFIG (the partner configuration) as the dispatcher and the KCI processor read it."""
+        suppliers = {"DUMMY_SUPPLIER": {"baseUrl": self.supplier_url, "auth": {"type": "none"}},
+                     "FIBRECO": {"baseUrl": self.supplier_url, "auth": {"type": "bearer", "token": "fibreco-secret"}}}
+        if self.kci_hold_window_seconds is not None:
+            for entry in suppliers.values():
+                entry["kciHoldWindowSeconds"] = self.kci_hold_window_seconds
+        return suppliers
+
+    def hold_window(self, seconds: int | None) -> None:
+        """Set every supplier's ``kciHoldWindowSeconds`` (None: the default) for the KCI processor loaded next."""
+        self.kci_hold_window_seconds = seconds
+        self._modules.pop("KciProcessorFunction", None)
+
     @property
     def kci_processor(self):
-        return self._module("KciProcessorFunction")
+        return self._module("KciProcessorFunction", SUPPLIERS_CONFIG=json.dumps(self.suppliers_config()))
 
     @property
     def dispatcher(self):
-        suppliers = {"DUMMY_SUPPLIER": {"baseUrl": self.supplier_url, "auth": {"type": "none"}},
-                     "FIBRECO": {"baseUrl": self.supplier_url, "auth": {"type": "bearer", "token": "fibreco-secret"}}}
-        return self._module("SupplierDispatcherFunction", SUPPLIERS_CONFIG=json.dumps(suppliers), **self.dispatcher_env)
+        return self._module("SupplierDispatcherFunction", SUPPLIERS_CONFIG=json.dumps(self.suppliers_config()), **self.dispatcher_env)
 
     @property
     def redrive(self):

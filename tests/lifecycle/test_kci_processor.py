@@ -1,12 +1,9 @@
 """The KCI processor (KciProcessorFunction) on real SQS events, fed by POST /kcis (SupplierUpdatesApiFunction):
 domain.md section 3 (effects of a KCI) and section 4 (terminal states are final).
 
-Decision on "terminal states are final" under reordering: sequence order is the truth (domain.md: "the
-final state equals the state reached by applying the same KCIs in sequence order"). So a KCI with a
-*higher* sequence number never moves a COMPLETED/REJECTED cancellation, while a KCI with a *lower*
-sequence number that arrives late does take precedence over a KCI-decided outcome (that is what applying
-in sequence order would have given). A decision from the supplier's synchronous answer (201/422) is never
-overridden by any KCI.
+Terminal states are final (domain.md section 3, revised): no KCI moves a COMPLETED/REJECTED cancellation,
+whatever its sequence number and whoever decided it (a KCI or the supplier's synchronous 201/422); see
+test_kci_never_reverse.py for contradictions and test_kci_sequencing.py for the per-order sequence.
 """
 
 from __future__ import annotations
@@ -82,6 +79,7 @@ def test_acknowledged_for_an_unknown_order_creates_its_snapshot(lifecycle, order
 
 
 def test_the_snapshot_follows_the_highest_sequence_number_and_history_keeps_everything(lifecycle):
+    lifecycle.hold_window(0)  # seq 3 is applied at once, past the gap (test_kci_sequencing.py holds it)
     first = make_kci(ORDER_ID, 1, "ACKNOWLEDGED")
     third = make_kci(ORDER_ID, 3, "COMMITTED", status="IN_PROGRESS", committedDate="2024-04-15T09:00:00.000Z")
     second = make_kci(ORDER_ID, 2, "DELAY", status="HELD")
@@ -113,13 +111,19 @@ def test_out_of_order_kcis_in_one_batch_leave_the_highest_snapshot(lifecycle):
 
 
 def test_a_duplicate_kci_id_changes_nothing(lifecycle):
+    lifecycle.hold_window(0)  # the hand-queued copy below (seq 9) is applied past the gap at once, not held
     kci = make_kci(ORDER_ID, 1, "ACKNOWLEDGED")
     post_and_process(lifecycle, kci)
     before = lifecycle.order(ORDER_ID)
 
-    # Sent again (a supplier retry), even with a different body: the id decides.
+    # Sent again (a supplier retry): 204, changes nothing. A different body with the same id is refused at the door
+    # (global KCI-id uniqueness); one queued before that rule existed is still a duplicate for the processor.
     again = {**kci, "sequenceNumber": 9, "provideServiceOrder": {**kci["provideServiceOrder"], "status": "IN_PROGRESS"}}
-    result = post_and_process(lifecycle, kci, again)
+    status, body = lifecycle.post_kci(again)
+    assert status == 422 and body["messages"] == [f"Invalid value for field id - {kci['id']} is already the id of a different KCI"]
+    assert lifecycle.queued("KciQueue") == 0
+    lifecycle.sqs.send_message(QueueUrl=lifecycle.queue("KciQueue"), MessageBody=kci_envelope(again))
+    result = post_and_process(lifecycle, kci)
 
     assert result == {"batchItemFailures": []}
     after = lifecycle.order(ORDER_ID)
@@ -238,8 +242,10 @@ def test_a_higher_sequence_kci_does_not_move_a_decided_cancellation(lifecycle, s
     assert len(lifecycle.orders.history(ORDER_ID)) == 3
 
 
-def test_a_late_kci_with_a_lower_sequence_number_takes_precedence(lifecycle, supplier_stub):
-    """Sequence order is the truth: seq 2 rejected the cancellation, seq 3 (cancelled) only arrived first."""
+def test_a_late_kci_with_a_lower_sequence_number_never_reverses_a_decision(lifecycle, supplier_stub):
+    """Seq 3 (cancelled) was applied first; seq 2 (rejected) arriving after it can no longer reverse it
+    (domain.md section 3, revised: what the tenant was told is never reversed)."""
+    lifecycle.hold_window(0)
     cancellation_id = pending_cancellation(lifecycle, supplier_stub)
     post_and_process(lifecycle, make_kci(ORDER_ID, 3, "CANCELLED", cancellation_id=cancellation_id))
     assert lifecycle.cancellation(cancellation_id).status is CancellationStatus.COMPLETED
@@ -247,9 +253,9 @@ def test_a_late_kci_with_a_lower_sequence_number_takes_precedence(lifecycle, sup
     post_and_process(lifecycle, make_kci(ORDER_ID, 2, "CANCELLATION_REJECTED", cancellation_id=cancellation_id, text="too late"))
 
     record = lifecycle.cancellation(cancellation_id)
-    assert record.status is CancellationStatus.REJECTED and record.decidedBySequence == 2
+    assert record.status is CancellationStatus.COMPLETED and record.decidedBySequence == 3
     order = lifecycle.order(ORDER_ID)
-    assert order.lastSequenceNumber == 3 and order.status == "CANCELLED"  # the order is still cancelled (seq 3)
+    assert order.lastSequenceNumber == 3 and order.status == "CANCELLED"
 
 
 @pytest.mark.parametrize("named", [True, False], ids=["named", "supplier-initiated"])
@@ -300,7 +306,11 @@ def test_a_kci_naming_an_unknown_cancellation_fails_alone_then_is_dead_lettered(
     poison = make_kci(ORDER_ID, 3, "CANCELLED", cancellation_id=99999)
     good_after = make_kci(124, 2, "DELAY", status="HELD")
     for kci in (good_before, poison, good_after):
-        assert lifecycle.post_kci(kci)[0] == 204
+        if kci is poison:  # refused at POST /kcis now (422); queued by hand, as if accepted before that rule
+            assert lifecycle.post_kci(kci)[0] == 422
+            lifecycle.sqs.send_message(QueueUrl=lifecycle.queue("KciQueue"), MessageBody=kci_envelope(kci))
+        else:
+            assert lifecycle.post_kci(kci)[0] == 204
 
     event, result = lifecycle.run(lifecycle.kci_processor, "KciQueue", visibility_timeout=0)
 
@@ -320,7 +330,7 @@ def test_a_kci_naming_an_unknown_cancellation_fails_alone_then_is_dead_lettered(
     assert deliveries == 5  # the template's maxReceiveCount
     assert lifecycle.queued("KciQueue") == 0
     dead = lifecycle.sqs.receive_message(QueueUrl=lifecycle.queue("KciDeadLetterQueue"), MaxNumberOfMessages=10)["Messages"]
-    assert [json.loads(m["Body"])["kci"] for m in dead] == [as_queued(poison)]  # nothing silently dropped
+    assert [json.loads(m["Body"])["kci"]["id"] for m in dead] == [poison["id"]]  # nothing silently dropped
     assert lifecycle.order(ORDER_ID).lastSequenceNumber == 2
 
 
@@ -365,7 +375,9 @@ def test_a_kci_naming_another_orders_cancellation_never_moves_it(lifecycle, supp
     cancellation_id = pending_cancellation(lifecycle, supplier_stub)
     lifecycle.register_order_by_kci(500, supplier="FIBRECO")
     kci = make_kci(500, 2, "CANCELLATION_REJECTED", cancellation_id=cancellation_id, text="not yours")
-    assert lifecycle.post_kci(kci, supplier="FIBRECO")[0] == 204  # ingest does not look at cancellations
+    status, body = lifecycle.post_kci(kci, supplier="FIBRECO")
+    assert status == 422 and lifecycle.queued("KciQueue") == 0  # refused at the door (issue 10)
+    lifecycle.sqs.send_message(QueueUrl=lifecycle.queue("KciQueue"), MessageBody=kci_envelope(kci, "FIBRECO"))
 
     for _ in range(5):
         event, result = lifecycle.run(lifecycle.kci_processor, "KciQueue", visibility_timeout=0)
@@ -426,12 +438,12 @@ def test_at_most_two_aws_calls_per_kci_record(lifecycle, supplier_stub):
 
     first = make_kci(ORDER_ID, 2, "COMMITTED")
     assert cost(first) == ["GetItem", "TransactWriteItems"]  # first application
-    assert cost(first) == ["GetItem", "TransactWriteItems"]  # duplicate
+    assert cost(first) == ["GetItem", "PutItem"]  # duplicate: its place is passed, so only the history put (refused)
     new_order = make_kci(999, 1, "ACKNOWLEDGED")
     assert cost(new_order) == ["GetItem", "TransactWriteItems"]  # creates a snapshot
     deciding = make_kci(ORDER_ID, 3, "CANCELLED", cancellation_id=cancellation_id)
     assert cost(deciding) == ["GetItem", "TransactWriteItems"]  # decides the cancellation in the same transaction
-    assert cost(deciding) == ["GetItem", "TransactWriteItems"]  # duplicate of a deciding KCI
+    assert cost(deciding) == ["GetItem", "PutItem"]  # duplicate of a deciding KCI
 
     # A batch of ten: twenty calls.
     for n in range(10):

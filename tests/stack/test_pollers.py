@@ -27,7 +27,7 @@ from local_stack.template import create_resources, load_template, sqs_event_sour
 
 REGION = "eu-west-2"
 # What these tests need of template.yaml: the KCI queue, the tenant-updates FIFO queue, their DLQs, the orders table.
-NEEDED = {"KciQueue", "KciDeadLetterQueue", "TenantUpdatesQueue", "TenantUpdatesDeadLetterQueue", "OrdersTable"}
+NEEDED = {"KciQueue", "KciDeadLetterQueue", "TenantUpdatesQueue", "TenantUpdatesDeadLetterQueue", "OrdersTable", "TenantKciRelayFailureQueue"}
 RELAY_FILTER = stream_event_sources()[0].filters
 
 
@@ -315,6 +315,39 @@ def test_stream_drops_a_batch_after_maximum_retry_attempts(world):
     put(world, "ORDER#1", "TENANT_KCI#2")
     poller.poll_once()
     assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in function.events[-1]["Records"]] == ["TENANT_KCI#2"]
+
+
+def test_a_poison_record_is_isolated_described_on_the_on_failure_queue_and_skipped(world):
+    """As Lambda with the template's mapping: bisected down to the poison record, retried MaximumRetryAttempts
+    times, described on DestinationConfig.OnFailure (shard and sequence numbers, not the record), then skipped."""
+    source_ = stream_event_sources()[0]
+    assert source_.on_failure_queue == "TenantKciRelayFailureQueue" and source_.maximum_record_age_seconds == 3600
+
+    def answer(event: dict):
+        if any(record["dynamodb"]["Keys"]["sk"]["S"] == "TENANT_KCI#2" for record in event["Records"]):
+            raise RuntimeError("poison")
+        return None
+
+    function = FakeFunction(answer)
+    url = world.queue_urls["TenantKciRelayFailureQueue"]
+    poller = StreamPoller(function, replace(source_, batching_window_seconds=0, maximum_retry_attempts=3), client("dynamodbstreams"),
+                          world.stream_arns["OrdersTable"], REGION, sqs=client("sqs"), on_failure_url=url)
+    for n in (1, 2, 3, 4):
+        put(world, "ORDER#1", f"TENANT_KCI#{n}")
+    poller._stop.set()  # no pauses between retries
+    for _ in range(12):
+        poller.poll_once()
+
+    batches = [[r["dynamodb"]["Keys"]["sk"]["S"] for r in event["Records"]] for event in function.events]
+    assert batches[0] == ["TENANT_KCI#1", "TENANT_KCI#2", "TENANT_KCI#3", "TENANT_KCI#4"]
+    assert batches[-1] == ["TENANT_KCI#3", "TENANT_KCI#4"]  # the records after it flowed again
+    assert batches.count(["TENANT_KCI#2"]) >= 2
+    [message] = client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    described = json.loads(message["Body"])
+    info = described["DDBStreamBatchInfo"]
+    assert described["requestContext"]["condition"] == "RetryAttemptsExhausted" and info["batchSize"] == 1
+    assert info["startSequenceNumber"] == info["endSequenceNumber"] and info["shardId"] and info["streamArn"]
+    assert poller.records_sent_on_failure == 1
 
 
 def test_bisect_halves_a_failing_batch(world):

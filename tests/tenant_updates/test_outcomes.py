@@ -87,10 +87,19 @@ def pending(world, supplier_stub, order_id: int = ORDER_ID) -> int:
 
 
 def tenant_view(world, cancellation_id: int) -> dict:
-    """The cancellation as the tenant reads it (GET /service-order-cancellations/{id})."""
+    """The cancellation as the tenant reads it (GET /service-order-cancellations/{id}), without ``error`` (the
+    tenant KCI carries it beside the cancellation; see assert_get_shows_the_kcis_error)."""
     status, body = world.get(cancellation_id)
     assert status == 200, body
+    body.pop("error", None)
     return body
+
+
+def assert_get_shows_the_kcis_error(world, cancellation_id: int, kci: dict) -> None:
+    """Issue 10 item 5: GET shows, for REJECTED and FAILED_TO_SEND, the error the tenant KCI carries."""
+    status, body = world.get(cancellation_id)
+    assert status == 200, body
+    assert body["error"] == kci["error"] and body["error"]["messages"]
 
 
 def relayed(world) -> list[dict]:
@@ -197,6 +206,8 @@ def test_a_synchronous_422_asks_the_tenant_to_resubmit_with_the_suppliers_reason
     assert cancellation["status"] == "REJECTED"
     assert kci["entity"]["serviceOrderCancellation"] == cancellation
     assert kci["entity"]["status"] == "ACKNOWLEDGED"  # the order is no longer pending cancellation
+    assert kci["error"]["code"] == "INVALID_REQUEST"
+    assert_get_shows_the_kcis_error(world, cancellation_id, kci)
     assert_queued_like_outbox(world, relayed(world))
 
 
@@ -213,6 +224,8 @@ def test_a_kci_cancellation_rejected_asks_the_tenant_to_resubmit_with_the_suppli
     assert kci["entity"]["status"] == "IN_PROGRESS"
     assert kci["entity"]["serviceOrderCancellation"] == tenant_view(world, cancellation_id)
     assert kci["entity"]["serviceOrderCancellation"]["status"] == "REJECTED"
+    assert kci["error"]["code"] == "INVALID_REQUEST" and "Engineer already on site" in kci["error"]["messages"][0]
+    assert_get_shows_the_kcis_error(world, cancellation_id, kci)
     assert_queued_like_outbox(world, relayed(world))
 
 
@@ -259,6 +272,7 @@ def test_an_unreachable_supplier_is_reported_as_an_error_once(world, supplier_st
     assert kci["information"]["type"] == "FAILED_TO_SEND"
     assert kci["entity"]["serviceOrderCancellation"] == tenant_view(world, cancellation_id)
     assert kci["entity"]["serviceOrderCancellation"]["status"] == "FAILED_TO_SEND"
+    assert_get_shows_the_kcis_error(world, cancellation_id, kci)
     assert_queued_like_outbox(world, relayed(world))
 
 

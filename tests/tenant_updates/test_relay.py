@@ -59,7 +59,8 @@ def test_only_inserts_of_tenant_kci_items_become_messages(world, supplier_stub):
     event, result = world.relay()
 
     assert result == {"batchItemFailures": []}
-    assert record_kinds(event) == {("INSERT", "KCI"), ("INSERT", "SNAPSHOT"), ("MODIFY", "SNAPSHOT"), ("INSERT", "TENANT_KCI")}
+    assert record_kinds(event) == {("INSERT", "CLAIM"), ("INSERT", "KCI"), ("INSERT", "SNAPSHOT"), ("MODIFY", "SNAPSHOT"),
+                                   ("INSERT", "TENANT_KCI")}  # CLAIM: the KCI-id claim POST /kcis writes
     delivery, _ = world.deliver()
     assert [json.loads(record["body"])["kci"]["id"] for record in delivery["Records"]] == [
         record["dynamodb"]["NewImage"]["kci"]["M"]["id"]["S"] for record in outbox_inserts(event)]

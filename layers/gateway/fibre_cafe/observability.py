@@ -5,6 +5,9 @@ Metrics (namespace POWERTOOLS_METRICS_NAMESPACE, default FibreCafe; dimension in
 - CancellationsAccepted [reasonCode], RequestsRefused [code], GatewayFaults [code]
 - SupplierOutcomes [outcome: COMPLETED, PENDING, REJECTED, FAILED_TO_SEND, ALREADY_ANSWERED, RETRY]
 - KcisApplied, KcisIgnored (duplicates), KcisFailed, KcisDeadLettered (failed on their last receive)
+- KcisHeld (arrived ahead of a gap), KcisStale (arrived after their place), KciSequenceGaps (applied past a gap),
+  KcisRefused (held, then could not apply), KciContradictions, SupplierAnswerContradictions (never applied)
+- TenantKcisReRelayed (outbox sweeper)
 - TenantKcis [result: DELIVERED, FAILED, ALREADY_DONE, RETRY]
 """
 

@@ -107,9 +107,8 @@ class CancellationsTable:
                             kci_id: str, error: ErrorBody | None, now: str) -> dict[str, Any]:
         """TransactWriteItems entry: a KCI decides a cancellation (see domain/kci_rules.py).
 
-        Allowed while the cancellation is open, or when a KCI with a *higher* sequence number
-        decided it (the lower one wins: sequence order is the truth). Never after the supplier's
-        synchronous answer or an operator decided it.
+        Allowed only while the cancellation is open (RECEIVED_BY_GATEWAY, PENDING, FAILED_TO_SEND):
+        COMPLETED and REJECTED never change, whoever decided them (domain.md section 4).
         """
         values: dict[str, Any] = {
             ":status": to_value(status.value),
@@ -136,8 +135,7 @@ class CancellationsTable:
                 "Key": cancellation_key(cancellation_id),
                 "UpdateExpression": f"SET {set_clause} REMOVE {remove_clause}",
                 "ConditionExpression": (
-                    "attribute_exists(pk) AND orderId = :order_id AND "
-                    "(#status IN (:received, :pending, :failed) OR (decidedBy = :kci AND decidedBySequence > :seq))"
+                    "attribute_exists(pk) AND orderId = :order_id AND #status IN (:received, :pending, :failed)"
                 ),
                 "ExpressionAttributeNames": {"#status": "status", "#version": "version", "#error": "error"},
                 "ExpressionAttributeValues": values,

@@ -117,9 +117,40 @@ class GatewayStore:
             raise
 
 
-    def apply_kci(self, plan: KciPlan, history_entry: dict, now: str, tenant_update: TenantKciMessage | None = None) -> None:
+    def hold_kci(self, order_after: Order, expected_version: int, held_put: dict) -> None:
+        """One TransactWriteItems: the held KCI's item and the snapshot counting it. DuplicateKci if already held."""
+        items = [held_put, self.orders.snapshot_put(order_after, expected_version)]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = cancellation_reason_codes(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise DuplicateKci() from exc
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise OrderChanged() from exc
+            if "TransactionConflict" in reasons:
+                raise WriteConflict() from exc
+            raise
+
+    def update_snapshot(self, order_after: Order, expected_version: int, extra_items: list[dict] | None = None) -> None:
+        """The snapshot alone (e.g. a new hold-expiry timer), with ``extra_items`` (e.g. releasing a held duplicate)."""
+        items = [self.orders.snapshot_put(order_after, expected_version), *(extra_items or [])]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = cancellation_reason_codes(exc)
+            if "TransactionConflict" in reasons:
+                raise WriteConflict() from exc
+            raise OrderChanged() from exc
+
+    def apply_kci(self, plan: KciPlan, history_entry: dict, now: str, tenant_update: TenantKciMessage | None = None,
+                  extra_items: list[dict] | None = None) -> None:
         """One TransactWriteItems: the KCI's history item, the order snapshot, the cancellation (if the KCI
-        decides one) and the tenant KCI reporting it (the outbox item)."""
+        decides one), the tenant KCI reporting it (the outbox item) and ``extra_items`` (releasing a held KCI)."""
         items = [
             self.orders.history_put(plan.order_after.id, history_entry),
             self.orders.snapshot_put(plan.order_after, plan.order_before.version if plan.order_before else None),
@@ -134,6 +165,7 @@ class GatewayStore:
             )
         if tenant_update is not None:
             items.append(self.outbox.put(tenant_update, now))
+        items.extend(extra_items or [])
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -142,6 +174,8 @@ class GatewayStore:
             reasons = cancellation_reason_codes(exc)
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 raise DuplicateKci() from exc
+            if extra_items and "ConditionalCheckFailed" in reasons[len(items) - len(extra_items):]:
+                raise OrderChanged() from exc  # the held KCI was released by another worker: read again
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise OrderChanged() from exc
             if effect is not None and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":

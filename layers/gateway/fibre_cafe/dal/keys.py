@@ -21,3 +21,8 @@ def order_key(order_id: int) -> dict:
 def kci_history_key(order_id: int, kci_id: str) -> dict:
     """A KCI kept in its order's history; one item per KCI id, which is what makes duplicates harmless."""
     return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": f"KCI#{kci_id}"}}
+
+
+def held_kci_key(order_id: int, sequence_number: int, kci_id: str) -> dict:
+    """A KCI held until its turn (it arrived ahead of a missing sequence number); sorted by sequence number."""
+    return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": f"HELD#{sequence_number:012d}#{kci_id}"}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
-from fibre_cafe.dal.keys import ORDER_SNAPSHOT_SK, kci_history_key, order_key
+from fibre_cafe.dal.keys import ORDER_SNAPSHOT_SK, held_kci_key, kci_history_key, order_key
 from fibre_cafe.models.order import Order, OrderStatus
 
 
@@ -51,6 +51,34 @@ class OrdersTable:
         key = kci_history_key(order_id, str(entry["kciId"]))
         item = to_item({"pk": key["pk"]["S"], "sk": key["sk"]["S"], **entry})
         return {"Put": {"TableName": self.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def put_history(self, order_id: int, entry: dict[str, Any]) -> None:
+        """Keep a KCI in the order's history alone (a stale KCI); ConditionalCheckFailed if that KCI id is there."""
+        self.client.put_item(**self.history_put(order_id, entry)["Put"])
+
+    def held_put(self, order_id: int, entry: dict[str, Any]) -> dict[str, Any]:
+        """TransactWriteItems entry: hold a KCI (refused if that KCI is already held)."""
+        key = held_kci_key(order_id, int(entry["sequenceNumber"]), str(entry["kciId"]))
+        item = to_item({"pk": key["pk"]["S"], "sk": key["sk"]["S"], **entry})
+        return {"Put": {"TableName": self.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def held_delete(self, order_id: int, sequence_number: int, kci_id: str) -> dict[str, Any]:
+        """TransactWriteItems entry: release a held KCI (it must still be held: one drainer wins)."""
+        return {"Delete": {"TableName": self.name, "Key": held_kci_key(order_id, sequence_number, kci_id),
+                           "ConditionExpression": "attribute_exists(pk)"}}
+
+    def held(self, order_id: int) -> list[dict[str, Any]]:
+        """The order's held KCIs, in sequence order (what operators see waiting; see README runbook)."""
+        paginator = self.client.get_paginator("query")
+        entries = []
+        for page in paginator.paginate(
+            TableName=self.name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :held)",
+            ExpressionAttributeValues={":pk": order_key(order_id)["pk"], ":held": {"S": "HELD#"}},
+            ConsistentRead=True,
+        ):
+            entries.extend(from_item(item) for item in page.get("Items", []))
+        return sorted(entries, key=lambda entry: (entry["sequenceNumber"], entry["kciId"]))
 
     def history(self, order_id: int) -> list[dict[str, Any]]:
         """The order's KCI history (audit), in sequence order."""

@@ -10,6 +10,8 @@ template nor by the local stack, which seeds the registry). One JSON object, par
                  "auth": {"type": "oauth2", "tokenUrl": "https://tenant.example/oauth2/token",
                           "clientId": "...", "clientSecret": "...", "scope": "kcis"}}}
 
+A supplier's entry may also carry ``kciHoldWindowSeconds`` (see kci_hold_window.py).
+
 ``auth.type`` is ``none``, ``basic``, ``bearer`` (a fixed token) or ``oauth2`` (client credentials;
 the token is fetched once and reused until shortly before it expires, see oauth2_tokens.py).
 

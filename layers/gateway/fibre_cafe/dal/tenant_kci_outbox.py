@@ -9,13 +9,16 @@ outcome on the item: ``deliveryStatus`` PENDING, DELIVERED or FAILED, for operat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
 from fibre_cafe.dal.keys import order_key
 from fibre_cafe.models.tenant_kci import DeliveryStatus, TenantKci, TenantKciMessage
 
 SK_PREFIX = "TENANT_KCI#"
+# Set while a tenant KCI's delivery is undecided (sparse key of the ByOutboxPending index, template.yaml).
+OUTBOX_PENDING = "outboxPending"
+OUTBOX_PENDING_INDEX = "ByOutboxPending"
 
 
 def outbox_key(order_id: int, sequence: int) -> dict[str, Any]:
@@ -39,6 +42,7 @@ class TenantKciOutbox:
             "tenant": message.tenant, "orderId": message.orderId, "conversationId": message.conversationId,
             "kci": message.kci.model_dump(mode="json", exclude_none=True),
             "deliveryStatus": DeliveryStatus.PENDING.value, "deliveryAttempts": 0, "createdAt": now,
+            OUTBOX_PENDING: DeliveryStatus.PENDING.value,
         })
         return {"Put": {"TableName": self.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
@@ -60,6 +64,8 @@ class TenantKciOutbox:
                 values[f":{name}"] = to_value(value)
             elif name != "deliveredOn":  # the last attempt's outcome, not an earlier attempt's
                 removed.append(name)
+        if status is not DeliveryStatus.PENDING:
+            removed.append(OUTBOX_PENDING)  # decided: out of the outbox sweeper's index
         self.client.update_item(
             TableName=self.name,
             Key=outbox_key(order_id, sequence),
@@ -77,3 +83,13 @@ class TenantKciOutbox:
             ConsistentRead=True,
         )
         return [from_item(item) for item in answer.get("Items", [])]
+
+    def pending_before(self, created_before: str) -> "Iterator[dict[str, Any]]":
+        """Outbox items still PENDING that were written before ``created_before``, oldest first (the sweeper)."""
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.name, IndexName=OUTBOX_PENDING_INDEX,
+            KeyConditionExpression="outboxPending = :pending AND createdAt < :before",
+            ExpressionAttributeValues={":pending": {"S": DeliveryStatus.PENDING.value}, ":before": {"S": created_before}},
+        ):
+            yield from page.get("Items", [])

@@ -11,11 +11,12 @@ order the KCIs arrive in and however often each arrives:
   (supplier-initiated) completes the order's open cancellation. Either way the order shows CANCELLED,
   unless a KCI with a higher sequence number has reported a newer status.
 - CANCELLATION_REJECTED rejects the named cancellation, keeping the supplier's reason.
-- Terminal is final *in sequence order*: a KCI never moves a cancellation that a KCI with a lower
-  sequence number, or the supplier's synchronous answer, already decided. A KCI with a lower
-  sequence number that arrives late does take precedence over a higher one, because the result
-  must equal applying the KCIs in sequence order. (The store enforces this with a condition on the
-  cancellation's ``decidedBySequence``.)
+- Terminal is final: no KCI moves a cancellation that is COMPLETED or REJECTED, whoever decided it
+  (another KCI, the supplier's synchronous answer) and whatever its sequence number (the store
+  enforces it with a condition on the cancellation's status). A KCI naming a decided cancellation
+  with the *other* outcome contradicts what the tenant was told: it is kept in the order's history
+  (outcome CONTRADICTS), counted and logged, and changes nothing (logic/apply_kci.py). One that
+  agrees (CANCELLED for a COMPLETED cancellation) is applied without touching the cancellation.
 - A KCI for an order not yet known creates its snapshot (orders are created elsewhere in the gateway).
 - A KCI that names another supplier's or tenant's order, or the wrong order type, can never apply
   (KciRejected); one whose cancellation does not exist yet cannot apply now (KciNotApplicableYet).
@@ -53,6 +54,14 @@ class CancellationEffect:
     named: bool  # named in the KCI (serviceOrderCancellationId) rather than inferred
 
 
+class KciOutcomeKind:
+    """What became of a KCI (kept as ``outcome`` on its history item)."""
+
+    APPLIED = "APPLIED"  # applied in its place (the tenant is told)
+    STALE = "STALE"  # arrived after its place was passed: kept, changes nothing
+    CONTRADICTS = "CONTRADICTS"  # would reverse a decided cancellation: kept, changes nothing
+
+
 @dataclass(frozen=True)
 class KciPlan:
     kci: SupplierKci
@@ -60,12 +69,28 @@ class KciPlan:
     order_before: Order | None
     order_after: Order
     effect: CancellationEffect | None
+    outcome: str = KciOutcomeKind.APPLIED
+    # For CONTRADICTS: the decided cancellation it contradicts ({"cancellationId", "status"}).
+    contradicts: dict | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == KciOutcomeKind.APPLIED
 
     def without_effect(self) -> "KciPlan":
-        """The plan when the cancellation turned out not to be movable (already decided)."""
+        """The plan when the cancellation turned out not to be movable (already decided the same way)."""
         if self.effect is None:
             return self
         return replace(self, effect=None, order_after=_order_after(self.kci, self.supplier, self.order_before, None))
+
+    def recorded_only(self, outcome: str, contradicts: dict | None = None) -> "KciPlan":
+        """The KCI is kept in the order's history and changes nothing else; its place in the sequence is passed."""
+        before = self.order_before
+        if before is None:  # cannot happen for a contradiction (a decided cancellation has its order)
+            return replace(self, outcome=outcome, contradicts=contradicts, effect=None)
+        after = before.model_copy(update={"version": before.version + 1,
+                                          "lastSequenceNumber": max(before.lastSequenceNumber, self.kci.sequenceNumber)})
+        return replace(self, effect=None, order_after=after, outcome=outcome, contradicts=contradicts)
 
 
 def rejection_error(kci: SupplierKci) -> ErrorBody:

@@ -5,7 +5,8 @@
 | supplier accepted the cancellation (KCI CANCELLED  | INFORMATIONAL, information.type CANCELLED                |
 | or a synchronous 201): cancellation COMPLETED      |                                                          |
 | supplier rejected it (KCI CANCELLATION_REJECTED or | ACTION_REQUIRED, information.type RESUBMIT, the          |
-| a synchronous 422): cancellation REJECTED          | supplier's reason in ``text``                            |
+| a synchronous 422): cancellation REJECTED          | supplier's reason in ``text``, ``error`` {uuid, code     |
+|                                                    | INVALID_REQUEST, messages} (as GET .../{id} shows it)    |
 | supplier unreachable: cancellation FAILED_TO_SEND  | ERROR, ``error`` {uuid, code SUPPLIER_TIMED_OUT or        |
 |                                                    | SUPPLIER_FAULT (or GATEWAY_FAULT), messages}             |
 | any other supplier KCI applied to the order        | INFORMATIONAL, information.type = the supplier's reason  |
@@ -76,7 +77,8 @@ def for_cancellation_outcome(order: Order, sequence: int, summary: dict[str, Any
         return _kci(order, sequence, UpdateType.INFORMATIONAL, Information(type="CANCELLED"), view, **stamps)
     if status is CancellationStatus.REJECTED:
         reason = "; ".join(error.messages) if error else "The supplier rejected the cancellation"
-        return _kci(order, sequence, UpdateType.ACTION_REQUIRED, Information(type="RESUBMIT", text=reason), view, text=reason, **stamps)
+        return _kci(order, sequence, UpdateType.ACTION_REQUIRED, Information(type="RESUBMIT", text=reason), view, text=reason,
+                    error=error, **stamps)
     if status is CancellationStatus.FAILED_TO_SEND:
         return _kci(order, sequence, UpdateType.ERROR, Information(type="FAILED_TO_SEND"), view, error=error, **stamps)
     return None

@@ -35,6 +35,7 @@ from fibre_cafe.domain.supplier_answers import AnswerKind, SupplierAnswer
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody
 from fibre_cafe.models.records import CancellationRecord, SupplierRequestMessage
+from fibre_cafe.observability import count
 
 logger = Logger(child=True)
 
@@ -147,9 +148,21 @@ class DispatchCancellation:
             return DispatchResult.FAILED_TO_SEND
         except StaleRecord:
             # A KCI decided the cancellation while we were calling the supplier: that answer stands.
+            # Never reversed (domain.md section 4): a synchronous answer contradicting that decision is counted and
+            # logged with the ids, and not stored.
             current = self.store.cancellations.get(record.id)
-            logger.info("Cancellation changed during the supplier call; keeping the stored answer",
-                        extra={"cancellation_id": record.id, "status": current.status.value if current else None})
+            contradicts = (current is not None and answer.kind is AnswerKind.DECIDED and answer.status is not None
+                           and current.status in cancellation_state_machine.TERMINAL
+                           and answer.status in cancellation_state_machine.TERMINAL and answer.status is not current.status)
+            if contradicts:
+                count("SupplierAnswerContradictions")
+                logger.warning("The supplier's answer contradicts the cancellation's decided status; not applied",
+                               extra={"cancellation_id": record.id, "order_id": record.orderId, "status": current.status.value,
+                                      "answer_status": answer.status.value, "supplier_http_status": answer.http_status,
+                                      "decided_by": current.decidedBy, "decided_by_kci_id": current.decidedByKciId})
+            else:
+                logger.info("Cancellation changed during the supplier call; keeping the stored answer",
+                            extra={"cancellation_id": record.id, "status": current.status.value if current else None})
             return DispatchResult.ALREADY_ANSWERED
 
     def _store_outcome(self, record: CancellationRecord, expected_version: int, now: str) -> None:

@@ -72,3 +72,64 @@ def redrive_dead_letters(sqs, dead_letter_queue_url: str, target_queue_url: str,
             sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
             report.redriven.append(message["MessageId"])
     return report
+
+
+def redrive_relay_failures(sqs, failures_url: str, streams, queue, max_messages: int = 1000,
+                           orders_table: str | None = None) -> RedriveReport:
+    """Replay the stream records the tenant-KCI relay gave up on (its stream mapping's on-failure queue).
+
+    Each message describes a batch (Lambda's ``DDBStreamBatchInfo``: stream, shard, first and last sequence
+    numbers), not the records: they are read back from the orders stream and relayed again (duplicates are
+    harmless: FIFO deduplication on the tenant KCI id, delivery skips what is decided). A record that still
+    fails keeps its message for another try. Records the stream no longer holds (past its 24 h) are skipped
+    with a note: the outbox sweeper relays any outbox item still PENDING, whatever the stream kept.
+    """
+    import json
+
+    from fibre_cafe.logic.relay_tenant_kcis import relay
+
+    report = RedriveReport()
+    while len(report.redriven) + len(report.skipped) < max_messages:
+        messages = sqs.receive_message(QueueUrl=failures_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                       VisibilityTimeout=60).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            try:
+                info = json.loads(message["Body"])["DDBStreamBatchInfo"]
+                if orders_table is not None and f":table/{orders_table}/stream/" not in info["streamArn"]:
+                    raise ValueError(f"not the orders table's stream: {info['streamArn']}")
+                first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+                iterator = streams.get_shard_iterator(StreamArn=info["streamArn"], ShardId=info["shardId"],
+                                                      ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                                      SequenceNumber=info["startSequenceNumber"])["ShardIterator"]
+            except Exception as exc:  # noqa: BLE001 - unreadable, or the records are gone from the stream
+                report.skipped.append({"messageId": message["MessageId"], "reason": f"records not readable from the stream ({exc}); "
+                                       "the outbox sweeper relays outbox items still PENDING"})
+                sqs.delete_message(QueueUrl=failures_url, ReceiptHandle=message["ReceiptHandle"])
+                continue
+            relayed, failed, done = 0, None, False
+            while iterator and not done:
+                answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+                records = answer.get("Records", [])
+                for record in records:
+                    sequence = int(record["dynamodb"]["SequenceNumber"])
+                    if sequence > last:
+                        done = True
+                        break
+                    if sequence < first:
+                        continue
+                    try:
+                        if relay(record, queue) is not None:
+                            relayed += 1
+                    except Exception as exc:  # noqa: BLE001 - keep the message; report why
+                        failed = f"record {sequence}: {exc}"
+                        done = True
+                        break
+                iterator = answer.get("NextShardIterator") if records else None
+            if failed is not None:
+                report.skipped.append({"messageId": message["MessageId"], "reason": f"still failing: {failed}"})
+                continue  # the message comes back after its visibility timeout
+            sqs.delete_message(QueueUrl=failures_url, ReceiptHandle=message["ReceiptHandle"])
+            report.redriven.append({"messageId": message["MessageId"], "relayed": relayed})
+    return report

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from fibre_cafe.models.errors import ErrorBody
+
 # Largest integer a JavaScript client can hold exactly (Number.MAX_SAFE_INTEGER).
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -150,6 +152,10 @@ class ServiceOrderCancellation(BaseModel):
     orderId: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER, description="Unique reference identifying the service order to be cancelled")]
     reasonCode: ReasonCode
     text: str | None = None
+    error: Annotated[ErrorBody, Field(description=(
+        "Why the cancellation is REJECTED or FAILED_TO_SEND: the error the tenant KCI reporting it carries. "
+        "For REJECTED, code INVALID_REQUEST and the supplier's message; for FAILED_TO_SEND, code SUPPLIER_TIMED_OUT, "
+        "SUPPLIER_FAULT or GATEWAY_FAULT. Absent in every other status."))] | None = None
 
     def to_body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -7,7 +7,10 @@ The order entities are open models: the gateway needs ``id``, ``tenant``, ``stat
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import math
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Annotated, Any
 from uuid import UUID
@@ -39,6 +42,72 @@ class KciReasonCode(str, Enum):
 
 
 WholeNumber = Annotated[int, Field(strict=True, ge=1, le=MAX_SAFE_INTEGER), BeforeValidator(_whole_number)]
+
+# What the gateway keeps of an order entity's extra fields (address, contacts, ...): it stores them in DynamoDB
+# (the order snapshot, the KCI history) and sends them on to the tenant, so POST /kcis refuses (400) what
+# DynamoDB cannot hold or what would not fit, instead of accepting it and failing later (issue 10).
+EXTRA_MAX_JSON_BYTES = 32 * 1024  # all extra fields of the entity together, as compact JSON
+EXTRA_MAX_DEPTH = 8  # objects/arrays nested below the entity
+EXTRA_KEY_MAX_LENGTH = 100  # map keys: 1..100 characters, no control characters
+DYNAMODB_MAX_DIGITS = 38
+DYNAMODB_MIN_MAGNITUDE = Decimal("1e-130")
+DYNAMODB_MAX_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999e125")
+EXTRA_RULES = (
+    f"order entity extra fields: at most {EXTRA_MAX_JSON_BYTES} bytes of JSON and {EXTRA_MAX_DEPTH} levels of nesting; "
+    f"keys of 1 to {EXTRA_KEY_MAX_LENGTH} characters without control characters; numbers of at most "
+    f"{DYNAMODB_MAX_DIGITS} significant digits and magnitude from 1e-130 to 9.99e125 (or 0)"
+)
+
+
+def storable_number_problem(value: int | float) -> str | None:
+    """Why DynamoDB cannot hold ``value`` (None if it can)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is not a finite number"
+    try:
+        number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    except (InvalidOperation, ValueError):
+        return "is not a number"
+    if number == 0:
+        return None
+    significant = "".join(map(str, number.as_tuple().digits)).strip("0")  # not normalize(): it rounds to 28 digits
+    digits = len(significant)
+    if digits > DYNAMODB_MAX_DIGITS:
+        return f"has {digits} significant digits (at most {DYNAMODB_MAX_DIGITS})"
+    if not DYNAMODB_MIN_MAGNITUDE <= abs(number) <= DYNAMODB_MAX_MAGNITUDE:
+        return "is outside the storable magnitude 1e-130 to 9.99e125"
+    return None
+
+
+def _extra_problems(value: Any, path: str, depth: int, problems: list[str]) -> None:
+    if len(problems) >= 10:
+        return
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, (int, float)):
+        problem = storable_number_problem(value)
+        if problem:
+            problems.append(f"Invalid value for field {path} - the number {problem}")
+        return
+    if isinstance(value, (dict, list)):
+        if depth > EXTRA_MAX_DEPTH:
+            problems.append(f"Invalid value for field {path} - nested more than {EXTRA_MAX_DEPTH} levels below the order entity")
+            return
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                _extra_problems(item, f"{path}[{index}]", depth + 1, problems)
+            return
+        for key, item in value.items():
+            _key_problem(key, path, problems)
+            _extra_problems(item, f"{path}.{key}", depth + 1, problems)
+
+
+def _key_problem(key: str, path: str, problems: list[str]) -> None:
+    if not key:
+        problems.append(f"Invalid field name in {path} - an empty key cannot be stored")
+    elif len(key) > EXTRA_KEY_MAX_LENGTH:
+        problems.append(f"Invalid field name in {path} - {key[:20]!r}... is longer than {EXTRA_KEY_MAX_LENGTH} characters")
+    elif any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        problems.append(f"Invalid field name in {path} - {key!r} holds a control character")
 ShortText = Annotated[str, Field(min_length=1, max_length=1000), BeforeValidator(_no_control_characters)]
 
 
@@ -52,6 +121,20 @@ class KciOrderEntity(BaseModel):
     supplierOrderReference: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     status: Annotated[str, Field(pattern=r"^[A-Z_]{1,40}$", description="Order status, e.g. ACKNOWLEDGED, IN_PROGRESS, CANCELLED")]
     supplier: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,20}$")] | None = None
+
+    def extra_problems(self, path: str) -> list[str]:
+        """What the gateway could not store or send on among the extra fields (``EXTRA_RULES``), naming each field."""
+        extra = self.model_extra or {}
+        problems: list[str] = []
+        for key, value in extra.items():
+            _key_problem(key, path, problems)
+            _extra_problems(value, f"{path}.{key}", 1, problems)
+        if not problems and extra:
+            size = len(json.dumps(extra, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            if size > EXTRA_MAX_JSON_BYTES:
+                problems.append(f"Invalid value for field {path} - its extra fields take {size} bytes of JSON "
+                                f"(at most {EXTRA_MAX_JSON_BYTES})")
+        return problems
 
 
 # KCI field name -> the order type it describes.
@@ -96,6 +179,13 @@ class SupplierKci(BaseModel):
             )
         if self.issuedOn.tzinfo is None:
             raise ValueError("issuedOn must carry a time zone (e.g. 2024-04-10T09:53:39.144Z)")
+        try:
+            self.issuedOn.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ValueError("issuedOn is out of range once converted to UTC (years 1 to 9999)") from None
+        problems = self.order.extra_problems(self.order_field)
+        if problems:
+            raise ValueError("; ".join(problems))
         if self.reasonCode is KciReasonCode.CANCELLED and not self.problemCode:
             raise ValueError("problemCode is mandatory when reasonCode is CANCELLED")
         if self.reasonCode is KciReasonCode.CANCELLATION_REJECTED and self.serviceOrderCancellationId is None:

@@ -46,6 +46,8 @@ class Order(BaseModel):
     status: str
     supplierStatus: str
     supplierOrderReference: str | None = None
+    # The sequence number whose place was passed last (applied, stale, contradicting, or skipped past a gap):
+    # the next KCI expected is lastSequenceNumber + 1.
     lastSequenceNumber: int = 0
     openCancellationId: int | None = None
     # The most recent cancellation of this order, open or decided (a late supplier-initiated
@@ -57,6 +59,10 @@ class Order(BaseModel):
     tenantKciSequence: int = 0
     # The order entity of the KCI with the highest sequence number, as the supplier sent it.
     entity: dict | None = None
+    # KCIs held because they arrived ahead of a missing sequence number (items HELD#<seq>#<kci id> of this
+    # order), and when the pending hold-expiry timer fires (see logic/apply_kci.py).
+    heldKcis: int = 0
+    holdTimerUntil: str | None = None
     version: int = 0
 
     def shown_status(self, supplier_status: str | None = None) -> str:

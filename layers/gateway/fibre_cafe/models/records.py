@@ -52,6 +52,7 @@ class CancellationRecord(BaseModel):
             orderId=self.orderId,
             reasonCode=self.reasonCode,
             text=self.text,
+            error=self.error if self.status in (CancellationStatus.REJECTED, CancellationStatus.FAILED_TO_SEND) else None,
         )
 
     def supplier_request_message(self) -> "SupplierRequestMessage":
