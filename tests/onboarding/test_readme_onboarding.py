@@ -136,7 +136,9 @@ def wait_for(check: Callable[[], Any], what: str, seconds: float = 60.0) -> Any:
 def world():
     prelude = aws_cli()
     if prelude is None:
-        pytest.skip("no AWS CLI: install it (aws on PATH) or the awscli package")
+        # Not a skip: the README's onboarding commands are part of what this suite proves. The machine image has the
+        # AWS CLI (awscli on the default Python); a machine without it fails here, loudly.
+        pytest.fail("no AWS CLI: the README's onboarding commands need `aws` on PATH (pip install awscli)")
     ttl_env = {"PARTNER_REGISTRY_TTL_SECONDS": TTL}
     functions = ("TenantApiFunction", "SupplierUpdatesApiFunction", "SupplierDispatcherFunction", "TenantKciDeliveryFunction")
     apis = PartnerApis()
