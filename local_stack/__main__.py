@@ -7,7 +7,10 @@ instead of the template's rate), LOCAL_SCHEDULES=0 (do not run them), LOCAL_POLL
 queues and the stream), LOCAL_VISIBILITY_TIMEOUT (seconds, replaces the queues' VisibilityTimeout),
 LOCAL_FUNCTION_ENV (JSON {"LogicalId": {"VAR": "value"}} on top of template.yaml's variables),
 LOCAL_SUPPLIER_READ_TIMEOUT (seconds the dispatcher waits for a supplier's answer, instead of 10),
-SUPPLIER_STUB_TIMEOUT_SECONDS (how long the supplier stub's TIMEOUT scenario stays silent).
+SUPPLIER_STUB_TIMEOUT_SECONDS (how long the supplier stub's TIMEOUT scenario stays silent),
+LAMBDA=containers (every function runs the built artifact in SAM CLI's Lambda emulation, `sam local start-lambda`,
+instead of in this process: Docker is set up as needed, moto and the stubs listen on the project's Docker network's
+gateway address; see local_stack/containers.py), LOCAL_WARM_CONTAINERS (EAGER or LAZY, with LAMBDA=containers).
 """
 
 from __future__ import annotations
@@ -57,6 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     stub_timeout = os.environ.get("SUPPLIER_STUB_TIMEOUT_SECONDS")
     parser.add_argument("--supplier-stub-timeout", type=float, default=float(stub_timeout) if stub_timeout else None,
                         help="seconds the supplier stub's TIMEOUT scenario stays silent (env SUPPLIER_STUB_TIMEOUT_SECONDS)")
+    parser.add_argument("--lambda", dest="lambda_runtime", choices=("in-process", "containers"),
+                        default=os.environ.get("LAMBDA") or "in-process",
+                        help="where the functions run: in this process (default) or in SAM CLI's Lambda emulation (env LAMBDA)")
+    parser.add_argument("--warm-containers", choices=("EAGER", "LAZY"), default=os.environ.get("LOCAL_WARM_CONTAINERS") or "EAGER",
+                        help="with --lambda containers: start every function's container at once (EAGER) or on first use (LAZY)")
     return parser.parse_args(argv)
 
 
@@ -96,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                        run_schedules=args.schedules, run_pollers=args.pollers, supplier_stub_port=args.supplier_stub_port,
                        tenant_stub_port=args.tenant_stub_port, visibility_timeout=args.visibility_timeout,
                        function_env=args.function_env, supplier_read_timeout=args.supplier_read_timeout,
-                       supplier_stub_timeout=args.supplier_stub_timeout)
+                       supplier_stub_timeout=args.supplier_stub_timeout, lambda_runtime=args.lambda_runtime,
+                       warm_containers=args.warm_containers)
     try:
         stack.start()
     except OSError as exc:
@@ -108,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"local_stack: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # containers.DockerUnavailable: the message says which step failed
+        print(f"local_stack: {exc}", file=sys.stderr)
+        return 3
     try:
         print(stack.describe(), flush=True)
         print("Ready. Ctrl-C to stop.", flush=True)

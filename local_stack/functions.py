@@ -153,9 +153,15 @@ def _import_handler_module(spec: FunctionSpec) -> ModuleType:
 
 def load_functions(logical_ids: list[str], resources: LocalResources, region: str,
                    set_env: Callable[[dict[str, str]], None] = os.environ.update,
-                   overrides: dict[str, dict[str, str]] | None = None) -> dict[str, LocalFunction]:
-    """Import each function's handler with its environment set (through ``set_env``); returns them by logical id."""
+                   overrides: dict[str, dict[str, str]] | None = None, containers: Any = None) -> dict[str, LocalFunction]:
+    """Import each function's handler with its environment set (through ``set_env``); returns them by logical id.
+
+    With ``containers`` (a local_stack.containers.ContainerRuntime) nothing is imported: each function runs the
+    built artifact in SAM CLI's Lambda emulation instead, with the same environment and the same ``invoke``.
+    """
     envs = environments(logical_ids, resources, overrides)
+    if containers is not None:
+        return containers.functions(envs)
     for key, found in env_conflicts(envs).items():
         log.warning("Functions give %s different values %s; a handler reading it at call time sees the last one", key, sorted(found))
     loaded = {}

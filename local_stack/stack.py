@@ -64,6 +64,8 @@ from local_stack.tokens import DEV_CLIENT_SECRET, DEV_CLIENTS, JWKS_PATH, TOKEN_
 log = logging.getLogger("local_stack")
 
 HOST = "127.0.0.1"
+# How the functions run: imported into this process, or the built artifact in SAM CLI's Lambda emulation (containers.py).
+LAMBDA_RUNTIMES = ("in-process", "containers")
 REGION = "eu-west-2"
 PREFIX = "local"
 DEFAULT_PORT = 3000
@@ -123,7 +125,19 @@ class LocalStack:
                  schedule_seconds: float | None = None, run_schedules: bool = True, run_pollers: bool = True,
                  supplier_stub_port: int = 0, tenant_stub_port: int = 0, visibility_timeout: int | None = None,
                  function_env: dict[str, dict[str, str]] | None = None, supplier_read_timeout: float | None = None,
-                 supplier_stub_timeout: float | None = None):
+                 supplier_stub_timeout: float | None = None, lambda_runtime: str = "in-process", host: str | None = None,
+                 warm_containers: str = "EAGER"):
+        if lambda_runtime not in LAMBDA_RUNTIMES:
+            raise ValueError(f"lambda_runtime must be one of {', '.join(LAMBDA_RUNTIMES)}, not {lambda_runtime!r}")
+        if lambda_runtime == "containers" and supplier_read_timeout is not None:
+            raise ValueError("supplier_read_timeout cannot reach a function in a container (it is not a template variable)")
+        self.lambda_runtime = lambda_runtime
+        # moto and the stubs listen here: loopback, or (containers) the project's Docker network's gateway address.
+        self.requested_host = host
+        self.host = host or HOST
+        self.warm_containers = warm_containers
+        self.docker = None  # local_stack.containers.DockerEnv once started with lambda_runtime="containers"
+        self._containers = None
         self.requested_port = port
         self.requested_moto_port = moto_port
         self.seed = seed
@@ -175,7 +189,7 @@ class LocalStack:
 
     @property
     def moto_url(self) -> str:
-        return f"http://{HOST}:{self.moto_port}"
+        return f"http://{self.host}:{self.moto_port}"
 
     @property
     def supplier_stub_url(self) -> str:
@@ -215,15 +229,20 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
+        if self.lambda_runtime == "containers":
+            from local_stack.containers import docker_setup
+
+            self.docker = docker_setup()  # raises DockerUnavailable, loudly, when the engine cannot be used
+            self.host = self.requested_host or self.docker.gateway
         # The HTTP servers bind first: a busy port fails before anything else is done.
         self._front = FrontServer(HOST, self.requested_port)
-        self.supplier_stub = SupplierStub(HOST, self.requested_supplier_stub_port, timeout_seconds=self.supplier_stub_timeout)
-        self.tenant_stub = TenantStub(HOST, self.requested_tenant_stub_port)
+        self.supplier_stub = SupplierStub(self.host, self.requested_supplier_stub_port, timeout_seconds=self.supplier_stub_timeout)
+        self.tenant_stub = TenantStub(self.host, self.requested_tenant_stub_port)
         werkzeug = logging.getLogger("werkzeug")  # moto's server logs a line per request at INFO unless told otherwise
         if werkzeug.level == logging.NOTSET:
             werkzeug.setLevel(logging.WARNING)
         self._patches.enter_context(fifo_redelivery_order())  # moto_patches.py: FIFO redelivery in SQS's order
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.requested_moto_port, verbose=False)
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.requested_moto_port, verbose=False)
         self._moto.start()
         # A fresh moto world: its backends are process-wide and may hold an earlier stack's tables.
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).close()
@@ -246,7 +265,14 @@ class LocalStack:
             + [source.function for source in self.sqs_sources] + [source.function for source in self.stream_sources]
         ))
         put_on_path(list(dict.fromkeys(d for logical_id in needed for d in function_spec(logical_id).layer_dirs)))
-        self.functions = load_functions(needed, self.resources, REGION, set_env=self._env.update, overrides=self._function_overrides(needed))
+        self._put_partner_parameters()
+        if self.lambda_runtime == "containers":
+            from local_stack.containers import ContainerRuntime
+
+            assert self.docker is not None
+            self._containers = ContainerRuntime(self.docker, REGION, endpoint_url=self.moto_url, warm=self.warm_containers)
+        self.functions = load_functions(needed, self.resources, REGION, set_env=self._env.update, overrides=self._function_overrides(needed),
+                                        containers=self._containers)
         if self.supplier_read_timeout is not None:
             self._shorten_supplier_read_timeout(self.supplier_read_timeout)
 
@@ -307,6 +333,38 @@ class LocalStack:
             raise ValueError(f"function_env names functions the local stack does not run: {', '.join(unknown)}")
         return overrides
 
+    def _put_partner_parameters(self) -> None:
+        """The SSM parameters the template names for the partners' endpoints (SUPPLIERS_PARAMETER, TENANTS_PARAMETER),
+        holding the stubs: what a function reads when it has no SUPPLIERS_CONFIG / TENANTS_CONFIG, as in AWS, and as
+        under SAM CLI, which passes a container only the variables the template declares."""
+        assert self.resources is not None and self.supplier_stub is not None and self.tenant_stub is not None
+        values = {"SUPPLIERS_PARAMETER": self.supplier_stub.suppliers_config(), "TENANTS_PARAMETER": self.tenant_stub.tenants_config()}
+        names: dict[str, Any] = {}
+        for logical_id in resources_of_type(load_template(), "AWS::Serverless::Function"):
+            env = function_environment(logical_id, self.resources)
+            names.update({env[key]: value for key, value in values.items() if env.get(key)})
+        ssm = self.client("ssm")
+        for name, value in names.items():
+            ssm.put_parameter(Name=name, Value=json.dumps(value), Type="SecureString", Overwrite=True)
+
+    def reset(self) -> None:
+        """A fresh world on the running stack (tools.replay, between event files): moto emptied, the tables, queues,
+        demo orders and partner parameters made again, the stubs' records cleared. Pollers must be off (the
+        stream's ARN changes); warm functions keep their containers / modules (caches of ids, tokens)."""
+        assert self.resources is not None and self.supplier_stub is not None and self.tenant_stub is not None
+        if self.run_pollers and self.pollers:
+            raise RuntimeError("reset() needs a stack started with run_pollers=False")
+        urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+        self.resources = create_resources(self.client("dynamodb"), self.client("sqs"), prefix=PREFIX,
+                                          visibility_timeout=self.visibility_timeout)
+        self._put_partner_parameters()
+        if self.seed:
+            from fibre_cafe.dal.orders_table import OrdersTable
+
+            seed_orders(OrdersTable(self.client("dynamodb"), self.resources.tables["OrdersTable"]))
+        self.supplier_stub.reset()
+        self.tenant_stub.reset()
+
     def _shorten_supplier_read_timeout(self, seconds: float) -> None:
         """Local only: the dispatcher's read timeout is a constant (fibre_cafe/dal/supplier_api.py); set it on its client."""
         changed = []
@@ -350,6 +408,9 @@ class LocalStack:
         for function in self.functions.values():
             if not function.wait_idle(timeout=15):
                 log.warning("%s still running at stop", function.logical_id)
+        if self._containers is not None:
+            self._containers.stop()
+            self._containers = None
         if self._moto is not None:
             try:
                 self._moto.stop()
@@ -403,11 +464,19 @@ class LocalStack:
         schedule = next(schedule for schedule, _ in self.schedules if schedule.function == logical_id)
         return self._scheduler.run_once(schedule, self.functions[logical_id])
 
+    def _runtime_line(self) -> str:
+        if self.lambda_runtime == "containers" and self._containers is not None and self._containers.start_lambda is not None:
+            runner = self._containers.start_lambda
+            return (f"in containers: sam local start-lambda {runner.url} (warm {runner.warm}, image {runner.docker.image},"
+                    f" network {runner.docker.network}; .aws-sam/build)")
+        return "in this process (make run LAMBDA=containers runs the built artifact in SAM CLI's Lambda emulation)"
+
     def describe(self) -> str:
         """What is where: printed by ``python -m local_stack``."""
         assert self.resources is not None and self.tokens is not None
         lines = [
-            "Fibre Cafe local stack (no AWS: moto on 127.0.0.1, fake credentials)",
+            f"Fibre Cafe local stack (no AWS: moto on {self.host}, fake credentials)",
+            f"  functions        {self._runtime_line()}",
             f"  API              {self.base_url}",
         ]
         for route in self.routes:

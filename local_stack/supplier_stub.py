@@ -127,6 +127,12 @@ class SupplierStub:
         self.gateway_url = gateway_url.rstrip("/")
         self.orders = orders
 
+    def reset(self) -> None:
+        """Forget the requests received and the KCI sequence numbers handed out (a fresh world on the stack)."""
+        with self._lock:
+            self.received.clear()
+            self._sequences.clear()
+
     def start(self) -> None:
         self.server.start()
 

@@ -102,6 +102,12 @@ class TenantStub:
             entries = [entry for entry in entries if ((entry.get("body") or {}).get("entity") or {}).get("id") == order_id]
         return entries
 
+    def reset(self) -> None:
+        """Forget what was received and any failures asked for (tokens issued stay valid)."""
+        with self._lock:
+            self.received.clear()
+            self._fail_next.clear()
+
     def fail_next(self, tenant: str, count: int, status: int = DEFAULT_FAILURE_STATUS) -> None:
         with self._lock:
             self._fail_next[tenant] = (count, status)
