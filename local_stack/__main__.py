@@ -1,7 +1,8 @@
 """``python -m local_stack`` (what ``make run`` calls): start the local stack and serve until Ctrl-C / SIGTERM.
 
 Environment (each also a flag): PORT (HTTP front, default 3000), MOTO_PORT (moto, default 4566),
-SUPPLIER_STUB_PORT (default 3001), TENANT_STUB_PORT (default 3002) (0 picks a free port for any),
+SUPPLIER_STUB_PORT (default 3001), TENANT_STUB_PORT (default 3002), LAMBDA_API_PORT (the function runner,
+Lambda's Invoke API, default 3003) (0 picks a free port for any),
 LOCAL_SEED=0 (no demo orders), LOCAL_SCHEDULE_SECONDS (run the scheduled functions at this period
 instead of the template's rate), LOCAL_SCHEDULES=0 (do not run them), LOCAL_POLLERS=0 (do not poll the
 queues and the stream), LOCAL_VISIBILITY_TIMEOUT (seconds, replaces the queues' VisibilityTimeout),
@@ -47,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="supplier stub port (env SUPPLIER_STUB_PORT, default 3001)")
     parser.add_argument("--tenant-stub-port", type=int, default=int(os.environ.get("TENANT_STUB_PORT", "3002")),
                         help="tenant stub port (env TENANT_STUB_PORT, default 3002)")
+    parser.add_argument("--lambda-api-port", type=int, default=int(os.environ.get("LAMBDA_API_PORT", "3003")),
+                        help="the function runner, Lambda's Invoke API (env LAMBDA_API_PORT, default 3003)")
     parser.add_argument("--no-pollers", dest="pollers", action="store_false", default=_flag("LOCAL_POLLERS", True),
                         help="do not poll the queues and the orders stream (env LOCAL_POLLERS=0)")
     visibility = os.environ.get("LOCAL_VISIBILITY_TIMEOUT")
@@ -105,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
                        tenant_stub_port=args.tenant_stub_port, visibility_timeout=args.visibility_timeout,
                        function_env=args.function_env, supplier_read_timeout=args.supplier_read_timeout,
                        supplier_stub_timeout=args.supplier_stub_timeout, lambda_runtime=args.lambda_runtime,
-                       warm_containers=args.warm_containers)
+                       warm_containers=args.warm_containers, lambda_api_port=args.lambda_api_port)
     try:
         stack.start()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"local_stack: a port is already in use ({exc}); set PORT / MOTO_PORT / SUPPLIER_STUB_PORT / TENANT_STUB_PORT"
-                  " to free ones", file=sys.stderr)
+                  " / LAMBDA_API_PORT to free ones", file=sys.stderr)
             return 1
         raise
     except ValueError as exc:

@@ -126,7 +126,7 @@ class LocalStack:
                  supplier_stub_port: int = 0, tenant_stub_port: int = 0, visibility_timeout: int | None = None,
                  function_env: dict[str, dict[str, str]] | None = None, supplier_read_timeout: float | None = None,
                  supplier_stub_timeout: float | None = None, lambda_runtime: str = "in-process", host: str | None = None,
-                 warm_containers: str = "EAGER"):
+                 warm_containers: str = "EAGER", lambda_api_port: int = 0):
         if lambda_runtime not in LAMBDA_RUNTIMES:
             raise ValueError(f"lambda_runtime must be one of {', '.join(LAMBDA_RUNTIMES)}, not {lambda_runtime!r}")
         if lambda_runtime == "containers" and supplier_read_timeout is not None:
@@ -139,6 +139,8 @@ class LocalStack:
         self.docker = None  # local_stack.containers.DockerEnv once started with lambda_runtime="containers"
         self._containers = None
         self.requested_port = port
+        self.requested_lambda_api_port = lambda_api_port
+        self._lambda_api = None
         self.requested_moto_port = moto_port
         self.seed = seed
         self.schedule_seconds = schedule_seconds
@@ -181,6 +183,12 @@ class LocalStack:
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def lambda_api_url(self) -> str:
+        """Lambda's Invoke API for this stack's functions (lambda_api.py): boto3's lambda client with this endpoint_url."""
+        assert self._lambda_api is not None, "start() first"
+        return self._lambda_api.url
 
     @property
     def moto_port(self) -> int:
@@ -236,6 +244,9 @@ class LocalStack:
             self.host = self.requested_host or self.docker.gateway
         # The HTTP servers bind first: a busy port fails before anything else is done.
         self._front = FrontServer(HOST, self.requested_port)
+        from local_stack.lambda_api import LambdaApiServer
+
+        self._lambda_api = LambdaApiServer(HOST, self.requested_lambda_api_port)
         self.supplier_stub = SupplierStub(self.host, self.requested_supplier_stub_port, timeout_seconds=self.supplier_stub_timeout)
         self.tenant_stub = TenantStub(self.host, self.requested_tenant_stub_port)
         werkzeug = logging.getLogger("werkzeug")  # moto's server logs a line per request at INFO unless told otherwise
@@ -291,6 +302,7 @@ class LocalStack:
         self._front_thread = threading.Thread(target=self._front.serve_forever, kwargs={"poll_interval": 0.2},
                                               name="local-stack-front", daemon=True)
         self._front_thread.start()
+        self._lambda_api.start(self.functions)
 
         from fibre_cafe.dal.orders_table import OrdersTable
 
@@ -405,6 +417,9 @@ class LocalStack:
         if self.tenant_stub is not None:
             self.tenant_stub.stop()
             self.tenant_stub = None
+        if self._lambda_api is not None:
+            self._lambda_api.stop()
+            self._lambda_api = None
         for function in self.functions.values():
             if not function.wait_idle(timeout=15):
                 log.warning("%s still running at stop", function.logical_id)
@@ -487,6 +502,7 @@ class LocalStack:
             f"                   POST {self.base_url}{next(p for p, k in TOKEN_PATHS.items() if k == 'supplier')}",
             f"  JWKS             {self.base_url}{JWKS_PATH}  (issuer {self.tokens.issuer}, audience {self.tokens.audience})",
             f"  moto (AWS)       {self.moto_url}  (AWS_ENDPOINT_URL for the AWS CLI / boto3, region {REGION})",
+            f"  function runner  {self.lambda_api_url}  (Lambda's Invoke API: aws lambda invoke --endpoint-url ...)",
         ]
         lines += [f"  table            {logical_id}: {name}" for logical_id, name in self.resources.tables.items()]
         lines += [f"  queue            {logical_id}: {url}" for logical_id, url in self.resources.queue_urls.items()]

@@ -36,6 +36,7 @@ from typing import Any, Iterator
 DEFAULT_PATH = "/service-order-cancellations"
 LOCAL_URL = "http://127.0.0.1:3000"
 LOCAL_MOTO_URL = "http://127.0.0.1:4566"
+LOCAL_LAMBDA_URL = "http://127.0.0.1:3003"  # the running stack's function runner (local_stack/lambda_api.py)
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Replay:
     expected_status: int | None = None
     expected_code: str | None = None
     expected_failures: int | None = None  # queue events: how many records expected.json says fail
+    setup: dict | None = None  # expected.json's "setup": what must exist first (applied by the target's prepare)
+    dependency: bool = False  # run only because another file names it in "after" (not given on the command line)
 
 
 @dataclass
@@ -77,7 +80,8 @@ def _kind(event: Any) -> str:
 
 
 def _ordered(paths: list[Path]) -> list[Path]:
-    """Files in the given order, except that a file runs after the files its expected.json entry names in ``after``."""
+    """Files in the given order, except that a file runs after the files its expected.json entry names in ``after``
+    (added when not given: a file replays on its own)."""
     ordered: list[Path] = []
 
     def place(path: Path, seen: tuple[Path, ...] = ()) -> None:
@@ -86,9 +90,7 @@ def _ordered(paths: list[Path]) -> list[Path]:
         expected_file = path.parent / "expected.json"
         if expected_file.exists():
             for name in json.loads(expected_file.read_text()).get(path.name, {}).get("after", []):
-                dependency = path.parent / name
-                if dependency in paths:
-                    place(dependency, (*seen, path))
+                place(path.parent / name, (*seen, path))
         ordered.append(path)
 
     for path in paths:
@@ -99,6 +101,7 @@ def _ordered(paths: list[Path]) -> list[Path]:
 def read_replays(paths: list[Path], expect_status: int | None, over_http: bool = False) -> Iterator[Replay]:
     """``over_http``: an entry's ``httpStatus``, when it has one, replaces ``status`` (an answer API Gateway's
     authorizer gives before any function runs, e.g. 401 for a token without the route's scope)."""
+    given = set(paths)
     for path in _ordered(paths):
         expectations = {}
         expected_file = path.parent / "expected.json"
@@ -115,7 +118,7 @@ def read_replays(paths: list[Path], expect_status: int | None, over_http: bool =
         else:
             failures = expected.get("batchItemFailures")
             yield Replay(str(path), json.loads(path.read_text()), status, expected.get("code"),
-                         len(failures) if isinstance(failures, list) else None)
+                         len(failures) if isinstance(failures, list) else None, expected.get("setup"), path not in given)
 
 
 def _bare_body_event(body: Any, path: str) -> dict:
@@ -127,24 +130,79 @@ def _bare_body_event(body: Any, path: str) -> dict:
 
 # ------------------------------------------------------------------ targets
 
-class InProcessTarget:
-    """The template's functions, in this process, against a fresh local stack (moto on loopback, demo orders)."""
+SETUP_CONVERSATION_ID = "events-conversation-1"
 
-    def __init__(self, function: str | None, client_id: str | None, verbose: bool = False):
+
+def apply_setup(stack, setup: dict, event: Any, tenant_api_invoke=None) -> None:
+    """What an events/ file needs before it runs (its expected.json ``setup``), on a fresh local stack (demo orders seeded).
+
+    ``cancellations``: made by TENANT1 through the tenant API, in order, so they get the ids the file names;
+    ``outbox``: the tenant KCIs of the file's records written to the orders table's outbox, as the KCI processor
+    writes them; ``tenantFailNext``: TENANT1's stub answers 503 that many times.
+    """
+    from local_stack.proxy_events import claims_for, proxy_event
+
+    invoke = tenant_api_invoke or stack.functions["TenantApiFunction"].invoke
+    for wanted in setup.get("cancellations", []):
+        body = {"orderId": wanted["orderId"], "reasonCode": wanted["reasonCode"]}
+        headers = {"Content-Type": "application/json", "X-Request-ID": f"setup-{wanted['id']}", "X-Conversation-ID": SETUP_CONVERSATION_ID}
+        answer = invoke(proxy_event("POST", DEFAULT_PATH, headers=headers, body=json.dumps(body), claims=claims_for("TENANT1")))
+        made = json.loads(answer.get("body") or "null") if isinstance(answer, dict) else None
+        if not (isinstance(made, dict) and answer.get("statusCode") == 201 and made.get("id") == wanted["id"]):
+            raise RuntimeError(f"setup: cancelling order {wanted['orderId']} should give cancellation {wanted['id']}, got {answer}")
+    if setup.get("outbox"):
+        from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
+        from fibre_cafe.models.tenant_kci import TenantKciMessage
+
+        outbox = TenantKciOutbox(stack.client("dynamodb"), stack.resources.tables["OrdersTable"])
+        wanted = {(entry["orderId"], entry["sequenceNumber"]) for entry in setup["outbox"]}
+        for record in event.get("Records", []):
+            message = TenantKciMessage.model_validate_json(record["body"])
+            if (message.orderId, message.kci.sequenceNumber) in wanted:
+                outbox.client.transact_write_items(TransactItems=[outbox.put(message, "2026-01-01T12:00:00Z")])
+    if setup.get("tenantFailNext"):
+        stack.tenant_stub.fail_next("TENANT1", int(setup["tenantFailNext"]), 503)
+
+
+class StackTarget:
+    """The template's functions against a fresh local stack (moto, demo orders, stubs), run in this process
+    (``in-process``) or as the built artifact in SAM CLI's Lambda emulation (``containers``, local_stack/containers.py).
+
+    A file whose expected.json entry has a ``setup`` gets a fresh world first (LocalStack.reset) and then its setup
+    (apply_setup), so each replays on its own; other files share the stack's state (``after`` orders them)."""
+
+    def __init__(self, function: str | None, client_id: str | None, verbose: bool = False, lambda_runtime: str = "in-process",
+                 function_env: dict[str, dict[str, str]] | None = None):
         from local_stack.stack import LocalStack
         from local_stack.template import load_template, resources_of_type
 
         self.function = function
         self.client_id = client_id
         self.verbose = verbose
-        quiet = {} if verbose else {"POWERTOOLS_LOG_LEVEL": "WARNING"}
+        # The summary says what each file got; the functions' own logs (the poison records' ERROR lines too) with --verbose.
+        quiet = {} if verbose else {"POWERTOOLS_LOG_LEVEL": "CRITICAL"}
         functions = [name for name, res in resources_of_type(load_template(), "AWS::Serverless::Function").items()
                      if res["Properties"].get("Events")]  # the functions the local stack runs
-        self.stack = LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False,
-                                function_env={name: quiet for name in functions}).start()
+        # Each id straight from the counter: a world made fresh by reset() numbers cancellations from 1 again, though a
+        # warm function (module or container) would still hold the rest of a block of ids from the world before.
+        fresh_ids = {"TenantApiFunction": {"ID_BLOCK_SIZE": "1"}}
+        env = {name: {**quiet, **fresh_ids.get(name, {}), **(function_env or {}).get(name, {})} for name in functions}
+        self.stack = LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, function_env=env,
+                                lambda_runtime=lambda_runtime, warm_containers="LAZY").start()
+        self._fresh = True
 
     def close(self) -> None:
         self.stack.stop()
+
+    def prepare(self, replay: Replay) -> None:
+        if replay.setup is None:
+            self._fresh = False
+            return
+        if not self._fresh:
+            self.stack.reset()
+        with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):  # metric lines
+            apply_setup(self.stack, replay.setup, replay.event)
+        self._fresh = False
 
     def _function_for(self, replay_kind: str, event: dict) -> str:
         if self.function:
@@ -183,7 +241,8 @@ class InProcessTarget:
             with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):  # metric lines
                 answer = function.invoke(event)
         except Exception as exc:  # noqa: BLE001 - a handler exception is what Lambda would report
-            return Outcome("ERROR", {"errorType": type(exc).__name__, "errorMessage": str(exc)}, f"handler raised {type(exc).__name__}")
+            error_type = getattr(exc, "error_type", None) or type(exc).__name__  # containers.FunctionError: the function's own type
+            return Outcome("ERROR", {"errorType": error_type, "errorMessage": str(exc)}, f"handler raised {error_type}")
         if kind == "api":
             body = answer.get("body")
             try:
@@ -201,11 +260,14 @@ class InProcessTarget:
         return Outcome("OK", answer)
 
 
+InProcessTarget = StackTarget  # the name before containers existed
+
+
 class HttpTarget:
     """The local stack (``local``) or a deployed stage over HTTP(S); SQS events go to the local stack's queues."""
 
     def __init__(self, base_url: str, token: str | None, token_url: str | None, client_id: str | None, client_secret: str | None,
-                 moto_url: str | None, timeout: float):
+                 moto_url: str | None, timeout: float, lambda_url: str | None = None):
         import requests
 
         self.requests = requests
@@ -216,6 +278,7 @@ class HttpTarget:
         self.client_id = client_id
         self.client_secret = client_secret
         self.moto_url = moto_url
+        self.lambda_url = lambda_url
         self.timeout = timeout
         self._tokens: dict[str, str] = {}
 
@@ -249,6 +312,8 @@ class HttpTarget:
             event, kind = _bare_body_event(event, path), "api"
         if kind == "sqs":
             return self._to_queue(event)
+        if kind in ("stream", "scheduled"):
+            return self._to_function(kind, event)
         if kind != "api":
             return Outcome("SKIPPED", None, f"a {kind} event cannot be sent over HTTP")
         headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() not in ("host", "content-length")}
@@ -272,6 +337,27 @@ class HttpTarget:
         except ValueError:
             parsed = answer.text
         return Outcome(answer.status_code, parsed)
+
+    def _to_function(self, kind: str, event: dict) -> Outcome:
+        """A stream or scheduled event: the running stack's function runner invokes the function its stream or schedule names."""
+        if not self.lambda_url:
+            return Outcome("SKIPPED", None, f"a {kind} event goes to the local stack's function runner only (--lambda-url)")
+        from local_stack.template import scheduled_events, stream_event_sources
+
+        functions = [source.function for source in stream_event_sources()] if kind == "stream" else \
+            [schedule.function for schedule in scheduled_events()]
+        if not functions:
+            return Outcome("ERROR", None, f"template.yaml has no {kind} event source")
+        try:
+            answer = self.session.post(f"{self.lambda_url.rstrip('/')}/2015-03-31/functions/{functions[0]}/invocations",
+                                       data=json.dumps(event), timeout=self.timeout)
+        except self.requests.RequestException as exc:
+            return Outcome("ERROR", {"error": str(exc)}, f"transport error {type(exc).__name__} (is the local stack's function runner up?)")
+        body = answer.json() if answer.content else None
+        if answer.status_code != 200 or answer.headers.get("X-Amz-Function-Error"):
+            return Outcome("ERROR", body, f"{functions[0]} answered {answer.status_code} {answer.headers.get('X-Amz-Function-Error') or ''}".strip())
+        failures = (body or {}).get("batchItemFailures") if isinstance(body, dict) else None
+        return Outcome("BATCH_FAILURES" if failures else "OK", body, f"{len(failures)} record(s) failed" if failures else None)
 
     def _to_queue(self, event: dict) -> Outcome:
         if not self.moto_url:
@@ -318,6 +404,9 @@ def run(replays: list[Replay], target, path: str, out: Path | None, progress_eve
     if out:
         out.mkdir(parents=True, exist_ok=True)
     for index, replay in enumerate(replays, start=1):
+        prepare = getattr(target, "prepare", None)
+        if prepare is not None:
+            prepare(replay)
         outcome = target.send(replay, path)
         summary.sent += 1
         summary.by_status[str(outcome.status)] += 1
@@ -339,7 +428,8 @@ def run(replays: list[Replay], target, path: str, out: Path | None, progress_eve
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--target", default="in-process", help="in-process (default), local, or a base URL")
+    parser.add_argument("--target", default="in-process",
+                        help="in-process (default), containers (the built artifact in SAM CLI's Lambda emulation), local, or a base URL")
     parser.add_argument("--function", help="template logical id to invoke in-process (default: by route or queue)")
     parser.add_argument("--path", default=DEFAULT_PATH, help="route for bare request bodies")
     parser.add_argument("--token", help="bearer token to send (HTTP targets)")
@@ -347,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-id", help="client id for the token (local: a development client, e.g. TENANT2)")
     parser.add_argument("--client-secret")
     parser.add_argument("--moto-url", default=None, help=f"the local stack's moto server for SQS replays (default {LOCAL_MOTO_URL} with --target local)")
+    parser.add_argument("--lambda-url", default=None,
+                        help=f"the local stack's function runner for stream and scheduled events (default {LOCAL_LAMBDA_URL} with --target local)")
     parser.add_argument("--expect-status", type=int, help="the status every replay should get")
     parser.add_argument("--out", type=Path, help="write each response to this folder")
     parser.add_argument("--timeout", type=float, default=30.0)
@@ -354,13 +446,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="in-process: show the functions' INFO logs and metrics")
     args = parser.parse_args(argv)
 
-    replays = list(read_replays(args.files, args.expect_status, over_http=args.target != "in-process"))
-    if args.target == "in-process":
-        target = InProcessTarget(args.function, args.client_id, args.verbose)
+    replays = list(read_replays(args.files, args.expect_status, over_http=args.target not in ("in-process", "containers")))
+    if args.target in ("in-process", "containers"):
+        target = StackTarget(args.function, args.client_id, args.verbose, lambda_runtime=args.target)
     else:
         base = LOCAL_URL if args.target == "local" else args.target
         moto = args.moto_url or (LOCAL_MOTO_URL if args.target == "local" else None)
-        target = HttpTarget(base, args.token, args.token_url, args.client_id, args.client_secret, moto, args.timeout)
+        lambda_url = args.lambda_url or (LOCAL_LAMBDA_URL if args.target == "local" else None)
+        target = HttpTarget(base, args.token, args.token_url, args.client_id, args.client_secret, moto, args.timeout, lambda_url)
     try:
         summary = run(replays, target, args.path, args.out, 0 if args.quiet else max(1, len(replays) // 20))
     finally:
