@@ -33,7 +33,7 @@ SAM := $(OFFLINE_AWS) $(SAM_VENV)/bin/sam
 CFN_LINT := $(OFFLINE_AWS) $(VENV)/bin/cfn-lint
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-py312 pytest lint build deploy smoke openapi replay events lock lock-check venv venv312 sam-venv clean distclean \
+.PHONY: invoke test-sam-local docker-setup help run test test-py312 pytest lint build deploy smoke openapi replay events lock lock-check venv venv312 sam-venv clean distclean \
 	bench soak
 
 help: ## list the targets
@@ -69,8 +69,22 @@ venv312: $(VENV312)/$(STAMP) ## create/refresh .venv312 (Python 3.12) from requi
 sam-venv: $(SAM_VENV)/$(STAMP) ## create/refresh .tools/sam (SAM CLI) from requirements/sam.lock
 
 # ------------------------------------------------------------------------ run and test
-run: $(VENV)/$(STAMP) ## start the local stack (python -m local_stack) on http://127.0.0.1:3000
-	exec $(VENV)/bin/python -m local_stack
+run: $(VENV)/$(STAMP) ## start the local stack (python -m local_stack) on http://127.0.0.1:3000; LAMBDA=containers runs the built artifact in SAM's Lambda emulation
+	$(if $(filter containers,$(LAMBDA)),$(MAKE) --no-print-directory build sam-venv,)
+	exec $(VENV)/bin/python -m local_stack $(if $(LAMBDA),--lambda $(LAMBDA),)
+
+# ------------------------------------------------------------------------ Lambda runtime containers (Docker)
+# tools/lambda_runtime/: the offline python3.12 Lambda image (tag = hash of its recipe), the idempotent Docker setup
+# (engine, network, firewall, image) and `make invoke`. Root is needed to install/start the engine and build the image.
+docker-setup: ## install/start Docker, create the project's network, build the Lambda runtime image (each only when needed)
+	bash tools/lambda_runtime/docker_setup.sh
+
+invoke: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## sam local invoke of the built artifact: make invoke FN=TenantApiFunction EVENT=events/tenant_api/post-valid.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<event file>"; exit 2; }
+	@$(VENV)/bin/python -m tools.lambda_runtime.invoke $(FN) $(EVENT)
+
+test-sam-local: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) build ## every events/ file through sam local (the built artifact in containers) = the in-process answer (part of make test)
+	$(VENV)/bin/python -m pytest tests/sam_local -m sam_local -p no:randomly $(PYTEST_ARGS)
 
 test: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint + sam validate --lint + sam build + OpenAPI drift check + the whole test suite (what CI runs)
 	@echo "cfn-lint $(TEMPLATE)"; $(CFN_LINT) $(TEMPLATE)

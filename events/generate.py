@@ -47,8 +47,9 @@ TENANT = "TENANT1"
 LOCAL_PREFIX = "local"
 LOCAL_REGION = "eu-west-2"
 LOCAL_MOTO_URL = "http://127.0.0.1:4566"
-# A Lambda container started by `sam local invoke` reaches the host's moto here (events/README.md).
-SAM_LOCAL_ENDPOINT_URL = "http://host.docker.internal:4566"
+# A Lambda container started by `sam local invoke --docker-network fibre-cafe-lambda` reaches the local stack's moto
+# on that network's gateway address (local_stack/containers.py, events/README.md), with the default MOTO_PORT.
+SAM_LOCAL_ENDPOINT_URL = "http://10.213.213.1:4566"
 
 COLLECTION = "/service-order-cancellations"
 ITEM = "/service-order-cancellations/{id}"

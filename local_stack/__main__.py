@@ -11,7 +11,8 @@ LOCAL_SUPPLIER_READ_TIMEOUT (seconds the dispatcher waits for a supplier's answe
 SUPPLIER_STUB_TIMEOUT_SECONDS (how long the supplier stub's TIMEOUT scenario stays silent),
 LAMBDA=containers (every function runs the built artifact in SAM CLI's Lambda emulation, `sam local start-lambda`,
 instead of in this process: Docker is set up as needed, moto and the stubs listen on the project's Docker network's
-gateway address; see local_stack/containers.py), LOCAL_WARM_CONTAINERS (EAGER or LAZY, with LAMBDA=containers).
+gateway address; see local_stack/containers.py), LOCAL_HOST (the address moto and the stubs listen on),
+LOCAL_WARM_CONTAINERS (EAGER or LAZY, with LAMBDA=containers).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     stub_timeout = os.environ.get("SUPPLIER_STUB_TIMEOUT_SECONDS")
     parser.add_argument("--supplier-stub-timeout", type=float, default=float(stub_timeout) if stub_timeout else None,
                         help="seconds the supplier stub's TIMEOUT scenario stays silent (env SUPPLIER_STUB_TIMEOUT_SECONDS)")
+    parser.add_argument("--host", default=os.environ.get("LOCAL_HOST") or None,
+                        help="address moto and the stubs listen on (env LOCAL_HOST; default 127.0.0.1, or with --lambda containers"
+                             " the project's Docker network's gateway, 10.213.213.1, which sam local invoke's containers reach)")
     parser.add_argument("--lambda", dest="lambda_runtime", choices=("in-process", "containers"),
                         default=os.environ.get("LAMBDA") or "in-process",
                         help="where the functions run: in this process (default) or in SAM CLI's Lambda emulation (env LAMBDA)")
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                        run_schedules=args.schedules, run_pollers=args.pollers, supplier_stub_port=args.supplier_stub_port,
                        tenant_stub_port=args.tenant_stub_port, visibility_timeout=args.visibility_timeout,
                        function_env=args.function_env, supplier_read_timeout=args.supplier_read_timeout,
-                       supplier_stub_timeout=args.supplier_stub_timeout, lambda_runtime=args.lambda_runtime,
+                       supplier_stub_timeout=args.supplier_stub_timeout, lambda_runtime=args.lambda_runtime, host=args.host,
                        warm_containers=args.warm_containers, lambda_api_port=args.lambda_api_port)
     try:
         stack.start()

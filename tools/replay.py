@@ -168,8 +168,9 @@ class StackTarget:
     """The template's functions against a fresh local stack (moto, demo orders, stubs), run in this process
     (``in-process``) or as the built artifact in SAM CLI's Lambda emulation (``containers``, local_stack/containers.py).
 
-    A file whose expected.json entry has a ``setup`` gets a fresh world first (LocalStack.reset) and then its setup
-    (apply_setup), so each replays on its own; other files share the stack's state (``after`` orders them)."""
+    A file whose expected.json entry has a ``setup``, and the first file of each folder, get a fresh world first
+    (LocalStack.reset), then the setup (apply_setup), so each replays on its own; the other files of a folder share
+    the state their folder's earlier files left (``after`` orders them, as in events/tenant_api/)."""
 
     def __init__(self, function: str | None, client_id: str | None, verbose: bool = False, lambda_runtime: str = "in-process",
                  function_env: dict[str, dict[str, str]] | None = None):
@@ -190,18 +191,20 @@ class StackTarget:
         self.stack = LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, function_env=env,
                                 lambda_runtime=lambda_runtime, warm_containers="LAZY").start()
         self._fresh = True
+        self._folder: str | None = None
 
     def close(self) -> None:
         self.stack.stop()
 
     def prepare(self, replay: Replay) -> None:
-        if replay.setup is None:
-            self._fresh = False
-            return
-        if not self._fresh:
+        """A fresh world for a file with a setup and for the first file of another folder; then the file's setup."""
+        folder = str(Path(replay.source.split(":", 1)[0]).parent)
+        if (replay.setup is not None or folder != self._folder) and not self._fresh:
             self.stack.reset()
-        with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):  # metric lines
-            apply_setup(self.stack, replay.setup, replay.event)
+        self._folder = folder
+        if replay.setup:
+            with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):  # metric lines
+                apply_setup(self.stack, replay.setup, replay.event)
         self._fresh = False
 
     def _function_for(self, replay_kind: str, event: dict) -> str:

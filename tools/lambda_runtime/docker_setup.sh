@@ -9,7 +9,7 @@
 #      Lambda container reaches this machine (the gateway address) and nothing else, also through docker0,
 #      the default bridge that SAM CLI always attaches as well;
 #   5. the offline Lambda python3.12 image (build_image.sh), tagged by a hash of this folder's recipe files:
-#      built once, and again only when the recipe changes.
+#      built once, and again only when the recipe changes; also tagged <repo>:current for hand-typed commands.
 # Prints, as its last line, `IMAGE=<tag> NETWORK=<name> GATEWAY=<address>` for the caller.
 # Exit status non-zero, with the reason, when any step fails (an engine that cannot start fails loudly).
 set -euo pipefail
@@ -80,5 +80,10 @@ else
     SECONDS=0
     "$HERE/build_image.sh" "$IMAGE"
     say "image built in ${SECONDS} s"
+fi
+# A stable name for the README's sam local invoke lines; the hash tag stays the cache key.
+if [ "$(docker image inspect -f '{{.Id}}' "$REPO:current" 2>/dev/null)" != "$(docker image inspect -f '{{.Id}}' "$IMAGE")" ]; then
+    say "tagging $IMAGE as $REPO:current"
+    docker tag "$IMAGE" "$REPO:current"
 fi
 echo "IMAGE=$IMAGE NETWORK=$NETWORK GATEWAY=$GATEWAY"
