@@ -93,7 +93,10 @@ def test_env_json_covers_every_function_and_points_at_the_local_stack():
     assert tenant_api["SUPPLIER_REQUESTS_QUEUE_URL"] == "http://127.0.0.1:4566/123456789012/local-SupplierRequestsQueue"
     assert tenant_api["PARTNER_REGISTRY_TABLE_NAME"] == "local-PartnerRegistryTable"  # the local stack seeds it
     assert "CLIENT_PRINCIPALS" not in tenant_api
-    assert all(variables["AWS_ENDPOINT_URL"] == "http://host.docker.internal:4566" for variables in env.values())
+    # moto on the project's Docker network's gateway (local_stack/containers.py), where sam local's containers reach it.
+    from local_stack.containers import LAMBDA_GATEWAY
+
+    assert all(variables["AWS_ENDPOINT_URL"] == f"http://{LAMBDA_GATEWAY}:4566" for variables in env.values())
 
 
 def test_committed_event_files_are_what_the_generator_makes():
