@@ -14,6 +14,7 @@ REGION      ?= eu-west-2
 TEMPLATE    ?= template.yaml
 BUILD_DIR   ?= .aws-sam/build
 PYTEST_ARGS ?= -q
+SAM_LOCAL_ARGS ?= -q
 
 DEV_LOCK := requirements/dev.lock
 SAM_LOCK := requirements/sam.lock
@@ -83,15 +84,20 @@ invoke: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## sam local invoke of the built a
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<event file>"; exit 2; }
 	@$(VENV)/bin/python -m tools.lambda_runtime.invoke $(FN) $(EVENT)
 
-test-sam-local: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) build ## every events/ file through sam local (the built artifact in containers) = the in-process answer (part of make test)
-	$(VENV)/bin/python -m pytest tests/sam_local -m sam_local -p no:randomly $(PYTEST_ARGS)
+test-sam-local: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) build ## the sam_local suite alone: events/ files in containers = in-process, README lines, journey (part of make test)
+	$(SAM_LOCAL_TESTS)
 
-test: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint + sam validate --lint + sam build + OpenAPI drift check + the whole test suite (what CI runs)
+# The sam_local suite (tests/sam_local, Docker): once per `make test`, never in test-py312 (pyproject deselects the marker).
+SAM_LOCAL_TESTS = $(VENV)/bin/python -m pytest tests/sam_local -m sam_local -p no:randomly $(SAM_LOCAL_ARGS)
+
+test: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint + sam validate --lint + sam build + OpenAPI drift check + the whole test suite + the sam local suite (what CI runs)
 	@echo "cfn-lint $(TEMPLATE)"; $(CFN_LINT) $(TEMPLATE)
 	@echo "sam validate --lint --template $(TEMPLATE) --region $(REGION)"; $(SAM) validate --lint --template $(TEMPLATE) --region $(REGION)
 	PYENV_VERSION=$(PYENV_312) $(SAM) build --template $(TEMPLATE) --build-dir $(BUILD_DIR)
 	$(VENV)/bin/python -m tools.openapi --check
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@echo "sam local suite: the built artifact in Lambda runtime containers (Docker set up as needed)"
+	$(SAM_LOCAL_TESTS)
 
 pytest: $(VENV)/$(STAMP) ## only the test suite (PYTEST_ARGS='-x -k ...' to narrow it)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
