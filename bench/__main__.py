@@ -31,6 +31,9 @@ BENCHMARKS = {
     "kci_throughput": (["--rounds", "5", "--records", "100"], ["--rounds", "1", "--records", "20"]),
     "local_stack_load": (["--requests", "300"], ["--requests", "30"]),
     "package_size": ([], []),
+    # Docker (set up as needed): sam local invoke vs in-process replay vs the running stack vs a warm container.
+    "sam_local": (["--runs", "15", "--container-runs", "2"],
+                  ["--runs", "3", "--container-runs", "1", "--events", "events/tenant_api/post-valid.json", "events/kci_processor/one-record.json"]),
 }
 
 
