@@ -142,7 +142,8 @@ def measure_warm_container(events: list[str], runs: int, times: dict) -> None:
 
 def measure(events: list[str], runs: int, container_runs: int) -> dict:
     functions: dict[str, str] = {}
-    times = measure_in_process_and_http(events, runs, functions)
+    with contextlib.redirect_stdout(io.StringIO()):  # the in-process functions' metric lines
+        times = measure_in_process_and_http(events, runs, functions)
     for name in events:
         times[name].update(sam_local_invoke=[], warm_container=[])
     image = measure_sam_local_invoke(events, container_runs, times, functions)
