@@ -98,7 +98,9 @@ def measure_sam_local_invoke(events: list[str], runs: int, times: dict, function
     from tools.replay import apply_setup
 
     docker = docker_setup(stream=io.StringIO())
-    stack = LocalStack(port=0, moto_port=0, run_pollers=False, run_schedules=False, host=docker.gateway).start()
+    # Ids straight from the counter, so that each reset world numbers the setup's cancellations from 1 (tools.replay does the same).
+    stack = LocalStack(port=0, moto_port=0, run_pollers=False, run_schedules=False, host=docker.gateway,
+                       function_env={"TenantApiFunction": {"ID_BLOCK_SIZE": "1"}}).start()
     try:
         with tempfile.TemporaryDirectory() as directory:
             env_file = env_file_for(stack.moto_url, Path(directory))

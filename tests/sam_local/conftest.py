@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: the marker must be there already
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/sam_local/" in str(item.fspath).replace("\\", "/"):
