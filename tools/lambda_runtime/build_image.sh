@@ -26,7 +26,11 @@ mirror() {
     printf '%s\n' "$uri"
 }
 
-command -v debootstrap >/dev/null || { say "installing debootstrap"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+if ! command -v debootstrap >/dev/null; then
+    say "installing debootstrap"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq debootstrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
+fi
 PREFIX="$(PYENV_VERSION="${PYENV_VERSION:-3.11.7:$PYENV_PY}" pyenv prefix "$PYENV_PY")"
 PY="$PREFIX/bin/python3.12"
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 12), sys.version'

@@ -80,6 +80,10 @@ else
     SECONDS=0
     "$HERE/build_image.sh" "$IMAGE"
     say "image built in ${SECONDS} s"
+    for old in $(docker images "$REPO" --format '{{.Tag}}' | grep -vx -e "$HASH" -e current); do
+        say "removing the image of an older recipe: $REPO:$old"
+        docker rmi "$REPO:$old" >/dev/null 2>&1 || true
+    done
 fi
 # A stable name for the README's sam local invoke lines; the hash tag stays the cache key.
 if [ "$(docker image inspect -f '{{.Id}}' "$REPO:current" 2>/dev/null)" != "$(docker image inspect -f '{{.Id}}' "$IMAGE")" ]; then
