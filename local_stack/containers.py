@@ -18,8 +18,9 @@ stubs then listen on that network's gateway address (10.213.213.1): a host addre
 this machine and from the project's containers, and from nothing else. The front stays on 127.0.0.1.
 
 What differs from in-process, as in AWS: only the variables that template.yaml declares reach a
-function (SAM CLI drops the rest), so the partners' endpoints come from the SSM parameters the
-template names (the stack writes them into moto); ``LOCAL_SUPPLIER_READ_TIMEOUT`` cannot reach the
+function (SAM CLI drops the rest; LOCAL_FUNCTION_ENV can only change declared ones). The partners come
+from the partner registry the stack seeds in moto, with the stubs at the address they listen on (the
+gateway), as for the in-process functions. ``LOCAL_SUPPLIER_READ_TIMEOUT`` cannot reach the
 dispatcher's client and is refused.
 """
 

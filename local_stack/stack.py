@@ -276,7 +276,6 @@ class LocalStack:
             + [source.function for source in self.sqs_sources] + [source.function for source in self.stream_sources]
         ))
         put_on_path(list(dict.fromkeys(d for logical_id in needed for d in function_spec(logical_id).layer_dirs)))
-        self._put_partner_parameters()
         if self.lambda_runtime == "containers":
             from local_stack.containers import ContainerRuntime
 
@@ -345,23 +344,9 @@ class LocalStack:
             raise ValueError(f"function_env names functions the local stack does not run: {', '.join(unknown)}")
         return overrides
 
-    def _put_partner_parameters(self) -> None:
-        """The SSM parameters the template names for the partners' endpoints (SUPPLIERS_PARAMETER, TENANTS_PARAMETER),
-        holding the stubs: what a function reads when it has no SUPPLIERS_CONFIG / TENANTS_CONFIG, as in AWS, and as
-        under SAM CLI, which passes a container only the variables the template declares."""
-        assert self.resources is not None and self.supplier_stub is not None and self.tenant_stub is not None
-        values = {"SUPPLIERS_PARAMETER": self.supplier_stub.suppliers_config(), "TENANTS_PARAMETER": self.tenant_stub.tenants_config()}
-        names: dict[str, Any] = {}
-        for logical_id in resources_of_type(load_template(), "AWS::Serverless::Function"):
-            env = function_environment(logical_id, self.resources)
-            names.update({env[key]: value for key, value in values.items() if env.get(key)})
-        ssm = self.client("ssm")
-        for name, value in names.items():
-            ssm.put_parameter(Name=name, Value=json.dumps(value), Type="SecureString", Overwrite=True)
-
     def reset(self) -> None:
         """A fresh world on the running stack (tools.replay, between event files): moto emptied, the tables, queues,
-        demo orders and partner parameters made again, the stubs' records cleared. Pollers must be off (the
+        partner registry and demo orders made again, the stubs' records cleared. Pollers must be off (the
         stream's ARN changes); warm functions keep their containers / modules (caches of ids, tokens)."""
         assert self.resources is not None and self.supplier_stub is not None and self.tenant_stub is not None
         if self.run_pollers and self.pollers:
@@ -369,7 +354,9 @@ class LocalStack:
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10).close()
         self.resources = create_resources(self.client("dynamodb"), self.client("sqs"), prefix=PREFIX,
                                           visibility_timeout=self.visibility_timeout)
-        self._put_partner_parameters()
+        seed_partner_registry(self.client("dynamodb"), self.client("secretsmanager"), self.resources.tables["PartnerRegistryTable"],
+                              principals=DEV_CLIENT_PRINCIPALS, suppliers=self.supplier_stub.suppliers_config(),
+                              tenants=self.tenant_stub.tenants_config(), secrets_prefix=self.secrets_prefix)
         if self.seed:
             from fibre_cafe.dal.orders_table import OrdersTable
 
