@@ -133,6 +133,21 @@ def _bare_body_event(body: Any, path: str) -> dict:
 SETUP_CONVERSATION_ID = "events-conversation-1"
 
 
+def scheduled_function(event: dict, schedules: list) -> str:
+    """The function a scheduled event is for: its rule or schedule ARN ends with <LogicalId><EventName> (scheduler.py)."""
+    resources = event.get("resources") or []
+    name = str(resources[0]).rsplit("/", 1)[-1] if resources else ""
+    for schedule in schedules:
+        if name == f"{schedule.function}{schedule.name}":
+            return schedule.function
+    for schedule in schedules:
+        if name.startswith(schedule.function):
+            return schedule.function
+    if len({schedule.function for schedule in schedules}) == 1:
+        return schedules[0].function
+    raise LookupError(f"cannot tell which scheduled function {name or 'this event'} is for: pass --function")
+
+
 def apply_setup(stack, setup: dict, event: Any, tenant_api_invoke=None) -> None:
     """What an events/ file needs before it runs (its expected.json ``setup``), on a fresh local stack (demo orders seeded).
 
@@ -227,7 +242,7 @@ class StackTarget:
         if replay_kind == "stream":
             return self.stack.stream_sources[0].function
         if replay_kind == "scheduled":
-            return self.stack.schedules[0][0].function
+            return scheduled_function(event, [schedule for schedule, _ in self.stack.schedules])
         raise LookupError("cannot tell which function this event is for: pass --function")
 
     def send(self, replay: Replay, path: str) -> Outcome:
@@ -348,7 +363,7 @@ class HttpTarget:
         from local_stack.template import scheduled_events, stream_event_sources
 
         functions = [source.function for source in stream_event_sources()] if kind == "stream" else \
-            [schedule.function for schedule in scheduled_events()]
+            [scheduled_function(event, scheduled_events())]
         if not functions:
             return Outcome("ERROR", None, f"template.yaml has no {kind} event source")
         try:

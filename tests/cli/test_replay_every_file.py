@@ -78,3 +78,11 @@ def test_the_function_runner_answers_as_lambdas_invoke_api():
         assert json.loads(broken["Payload"].read())["errorType"]
         with pytest.raises(botocore.exceptions.ClientError):
             client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
+
+
+def test_a_scheduled_event_goes_to_the_function_its_schedule_names():
+    from local_stack.template import scheduled_events
+
+    event = json.loads((EVENTS / "forwarding_sweeper" / "scheduled.json").read_text())
+    assert replay.scheduled_function(event, scheduled_events()) == "ForwardingSweeperFunction"
+    assert len({schedule.function for schedule in scheduled_events()}) >= 2  # so the choice matters
