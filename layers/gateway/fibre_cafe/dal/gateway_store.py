@@ -3,6 +3,11 @@
 - ``read_order_and_request``: one BatchGetItem for the order snapshot and the idempotency record.
 - ``create_cancellation``: one TransactWriteItems that stores the cancellation, the idempotency
   record (the response the tenant gets) and marks the order PENDING_CANCELLATION, all or nothing.
+- The KCI and outcome writes (``hold_kci``, ``update_snapshot``, ``apply_kci``, ``record_outcome``): one
+  TransactWriteItems each.
+
+Every transaction names its items (dal/transactions.py): a failed condition is read by the item's name and
+turned into this module's exceptions; a conflict with a concurrent transaction is ``WriteConflict``.
 """
 
 from __future__ import annotations
@@ -11,12 +16,10 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from fibre_cafe.dal.aws_errors import cancellation_reason_codes, error_code
 from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
 from fibre_cafe.dal.keys import order_key, request_key
 from fibre_cafe.dal.orders_table import OrdersTable
+from fibre_cafe.dal.transactions import WriteConflict, transact_write
 from fibre_cafe.domain.cancellation_summary import cancellation_summary
 from fibre_cafe.domain.errors import DependencyUnavailable
 from fibre_cafe.models.order import Order
@@ -36,8 +39,8 @@ class OrderChanged(Exception):
     """The order changed between our read and our write (another cancellation, a KCI)."""
 
 
-class WriteConflict(Exception):
-    """DynamoDB cancelled the transaction because of a concurrent transaction: retry."""
+# A write that lost a race (the order moved, or a concurrent transaction): read again and retry (retry_conflicts).
+LOST_RACE = (OrderChanged, WriteConflict)
 
 
 class DuplicateKci(Exception):
@@ -82,15 +85,15 @@ class GatewayStore:
         raise DependencyUnavailable("The gateway is busy - please retry", retry_after_seconds=1)
 
     def create_cancellation(self, record: CancellationRecord, order: Order, stored: StoredResponse, now_epoch: int) -> None:
-        items = [
-            {
+        transact_write(self.client, {
+            "cancellation": {
                 "Put": {
                     "TableName": self.cancellations.name,
                     "Item": self.cancellations.cancellation_item(record),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            {
+            "request": {
                 "Put": {
                     "TableName": self.cancellations.name,
                     "Item": self.cancellations.request_item(stored),
@@ -99,90 +102,44 @@ class GatewayStore:
                     "ExpressionAttributeValues": {":now": {"N": str(now_epoch)}},
                 }
             },
-            self.orders.open_cancellation_update(order, record.id, cancellation_summary(record), record.createdAt),
-        ]
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = cancellation_reason_codes(exc)
-            if len(reasons) == 3:
-                if reasons[1] == "ConditionalCheckFailed":
-                    raise RequestAlreadyRecorded() from exc
-                if reasons[2] == "ConditionalCheckFailed":
-                    raise OrderChanged() from exc
-                if "TransactionConflict" in reasons:
-                    raise WriteConflict() from exc
-            raise
-
+            "order": self.orders.open_cancellation_update(order, record.id, cancellation_summary(record), record.createdAt),
+        }, {"request": RequestAlreadyRecorded, "order": OrderChanged})
 
     def hold_kci(self, order_after: Order, expected_version: int, held_put: dict) -> None:
         """One TransactWriteItems: the held KCI's item and the snapshot counting it. DuplicateKci if already held."""
-        items = [held_put, self.orders.snapshot_put(order_after, expected_version)]
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = cancellation_reason_codes(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise DuplicateKci() from exc
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise OrderChanged() from exc
-            if "TransactionConflict" in reasons:
-                raise WriteConflict() from exc
-            raise
+        transact_write(self.client, {"held": held_put, "snapshot": self.orders.snapshot_put(order_after, expected_version)},
+                       {"held": DuplicateKci, "snapshot": OrderChanged})
 
     def update_snapshot(self, order_after: Order, expected_version: int, extra_items: list[dict] | None = None) -> None:
-        """The snapshot alone (e.g. a new hold-expiry timer), with ``extra_items`` (e.g. releasing a held duplicate)."""
-        items = [self.orders.snapshot_put(order_after, expected_version), *(extra_items or [])]
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = cancellation_reason_codes(exc)
-            if "TransactionConflict" in reasons:
-                raise WriteConflict() from exc
-            raise OrderChanged() from exc
+        """The snapshot alone (e.g. a new hold-expiry timer), with ``extra_items`` (e.g. releasing a held duplicate).
+        OrderChanged when any item's condition failed (the snapshot's version, a held KCI already released)."""
+        items = {"snapshot": self.orders.snapshot_put(order_after, expected_version), **_extras(extra_items)}
+        transact_write(self.client, items, dict.fromkeys(items, OrderChanged))
 
     def apply_kci(self, plan: KciPlan, history_entry: dict, now: str, tenant_update: TenantKciMessage | None = None,
                   extra_items: list[dict] | None = None) -> None:
         """One TransactWriteItems: the KCI's history item, the order snapshot, the cancellation (if the KCI
         decides one), the tenant KCI reporting it (the outbox item) and ``extra_items`` (releasing a held KCI)."""
-        items = [
-            self.orders.history_put(plan.order_after.id, history_entry),
-            self.orders.snapshot_put(plan.order_after, plan.order_before.version if plan.order_before else None),
-        ]
+        items = {
+            "history": self.orders.history_put(plan.order_after.id, history_entry),
+            "snapshot": self.orders.snapshot_put(plan.order_after, plan.order_before.version if plan.order_before else None),
+        }
         effect = plan.effect
         if effect is not None:
-            items.append(
-                self.cancellations.kci_decision_update(
-                    cancellation_id=effect.cancellation_id, order_id=effect.order_id, status=effect.status,
-                    sequence_number=effect.sequence_number, kci_id=effect.kci_id, error=effect.error, now=now,
-                )
+            items["cancellation"] = self.cancellations.kci_decision_update(
+                cancellation_id=effect.cancellation_id, order_id=effect.order_id, status=effect.status,
+                sequence_number=effect.sequence_number, kci_id=effect.kci_id, error=effect.error, now=now,
             )
         if tenant_update is not None:
-            items.append(self.outbox.put(tenant_update, now))
-        items.extend(extra_items or [])
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = cancellation_reason_codes(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise DuplicateKci() from exc
-            if extra_items and "ConditionalCheckFailed" in reasons[len(items) - len(extra_items):]:
-                raise OrderChanged() from exc  # the held KCI was released by another worker: read again
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise OrderChanged() from exc
-            if effect is not None and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
-                raise CancellationNotMovable() from exc
-            if "TransactionConflict" in reasons:
-                raise WriteConflict() from exc
-            raise
+            items["outbox"] = self.outbox.put(tenant_update, now)
+        extras = _extras(extra_items)
+        items.update(extras)
+        transact_write(self.client, items, {
+            "history": DuplicateKci,
+            **dict.fromkeys(extras, OrderChanged),  # the held KCI was released by another worker: read again
+            "snapshot": OrderChanged,
+            "cancellation": CancellationNotMovable,
+        })
 
     def record_outcome(self, record: CancellationRecord, expected_version: int, order_after: Order | None,
                        tenant_update: TenantKciMessage | None, now: str) -> CancellationRecord:
@@ -192,29 +149,26 @@ class GatewayStore:
         Raises StaleRecord if the cancellation changed, OrderChanged if the order did (read it again).
         """
         updated = record.model_copy(update={"version": expected_version + 1})
-        items: list[dict] = [{
+        items: dict[str, dict] = {"cancellation": {
             "Put": {
                 "TableName": self.cancellations.name,
                 "Item": self.cancellations.cancellation_item(updated),
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
-        }]
+        }}
         if order_after is not None:
-            items.append(self.orders.snapshot_put(order_after, order_after.version - 1))
+            items["snapshot"] = self.orders.snapshot_put(order_after, order_after.version - 1)
             if tenant_update is not None:
-                items.append(self.outbox.put(tenant_update, now))
-        try:
-            self.client.transact_write_items(TransactItems=items)
-            return updated
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = cancellation_reason_codes(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise StaleRecord(f"cancellation {record.id} changed since version {expected_version}") from exc
-            if "ConditionalCheckFailed" in reasons[1:]:
-                raise OrderChanged() from exc
-            if "TransactionConflict" in reasons:
-                raise WriteConflict() from exc
-            raise
+                items["outbox"] = self.outbox.put(tenant_update, now)
+        transact_write(self.client, items, {
+            "cancellation": lambda: StaleRecord(f"cancellation {record.id} changed since version {expected_version}"),
+            "snapshot": OrderChanged,
+            "outbox": OrderChanged,
+        })
+        return updated
+
+
+def _extras(extra_items: list[dict] | None) -> dict[str, dict]:
+    """Callers' extra items, named by position among the extras (their meaning is the same for all of them)."""
+    return {f"extra{index}": item for index, item in enumerate(extra_items or [])}

@@ -43,8 +43,6 @@ cancellation to learn why).
 from __future__ import annotations
 
 import math
-import random
-import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
@@ -54,7 +52,8 @@ from botocore.exceptions import ClientError
 
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.aws_errors import error_code
-from fibre_cafe.dal.gateway_store import CancellationNotMovable, DuplicateKci, GatewayStore, OrderChanged, WriteConflict
+from fibre_cafe.dal.gateway_store import LOST_RACE, CancellationNotMovable, DuplicateKci, GatewayStore
+from fibre_cafe.dal.transactions import retry_conflicts
 from fibre_cafe.domain import cancellation_outcomes, cancellation_state_machine
 from fibre_cafe.domain.errors import DependencyUnavailable
 from fibre_cafe.domain.kci_rules import KciNotApplicableYet, KciOutcomeKind, KciPlan, KciRejected, plan_kci
@@ -104,23 +103,22 @@ class ApplyKci:
             kci = envelope.parsed()
         except ValueError as exc:  # pydantic.ValidationError is a ValueError
             raise KciRejected(f"KCI does not match the Supplier Updates API schema: {exc}") from exc
-        for attempt in range(self.max_attempts):
+        def attempt(_: int) -> tuple[KciOutcome, Order | None, datetime]:
             order = self.store.orders.get(kci.order.id)
             now = self.clock()
-            try:
-                outcome, order_after = self._place(kci, envelope, order, now)
-            except DuplicateKci:
-                logger.info("Duplicate KCI ignored", extra={"kci_id": str(kci.id), "order_id": kci.order.id})
-                return KciOutcome(str(kci.id), kci.order.id, duplicate=True, effect=None, kind=DUPLICATE)
-            except (OrderChanged, WriteConflict):
-                self._pause(attempt)
-                continue
-            if order_after is not None and order_after.heldKcis > 0:
-                overdue = order_after.holdTimerUntil is not None and order_after.holdTimerUntil < iso(now - TIMER_OVERDUE)
-                if outcome.kind != HELD or overdue:
-                    self.drain(kci.order.id)
-            return outcome
-        raise DependencyUnavailable(f"order {kci.order.id} kept changing while applying KCI {kci.id}")
+            return (*self._place(kci, envelope, order, now), now)
+
+        try:
+            outcome, order_after, now = retry_conflicts(attempt, self.max_attempts, retry_on=LOST_RACE, give_up=lambda: DependencyUnavailable(
+                f"order {kci.order.id} kept changing while applying KCI {kci.id}"))
+        except DuplicateKci:
+            logger.info("Duplicate KCI ignored", extra={"kci_id": str(kci.id), "order_id": kci.order.id})
+            return KciOutcome(str(kci.id), kci.order.id, duplicate=True, effect=None, kind=DUPLICATE)
+        if order_after is not None and order_after.heldKcis > 0:
+            overdue = order_after.holdTimerUntil is not None and order_after.holdTimerUntil < iso(now - TIMER_OVERDUE)
+            if outcome.kind != HELD or overdue:
+                self.drain(kci.order.id)
+        return outcome
 
     def expire(self, order_id: int) -> int:
         """A hold-expiry timer fired: apply the order's held KCIs whose window passed (and what follows them)."""
@@ -239,30 +237,31 @@ class ApplyKci:
         """Apply the order's held KCIs that may go now, in sequence order: the next expected one, one whose place
         has passed (stale), or, once its window has passed, the next one past the gap. Returns how many went."""
         released = 0
-        for attempt in range(self.max_attempts * 2):
+
+        def attempt(_: int) -> int:
+            nonlocal released
             order = self.store.orders.get(order_id)
             if order is None or order.heldKcis <= 0:
                 return released
             held = self.store.orders.held(order_id)
             now = self.clock()
-            try:
-                remaining: list[dict] = []
-                for index, item in enumerate(held):
-                    envelope = KciEnvelope.model_validate_json(item["envelope"])
-                    went = self._release(item, envelope, order, now)
-                    if went is None:
-                        remaining = held[index:]
-                        break
-                    order = went
-                    released += 1
-                if not held:  # the counter and the items disagree (cannot happen with transactions): trust the items
-                    self.store.update_snapshot(order.model_copy(update={"version": order.version + 1, "heldKcis": 0}), order.version)
-                elif remaining:
-                    self._rearm(order, remaining, now)
-                return released
-            except (OrderChanged, WriteConflict):
-                self._pause(attempt)
-        raise DependencyUnavailable(f"order {order_id} kept changing while releasing its held KCIs")
+            remaining: list[dict] = []
+            for index, item in enumerate(held):
+                envelope = KciEnvelope.model_validate_json(item["envelope"])
+                went = self._release(item, envelope, order, now)
+                if went is None:
+                    remaining = held[index:]
+                    break
+                order = went
+                released += 1
+            if not held:  # the counter and the items disagree (cannot happen with transactions): trust the items
+                self.store.update_snapshot(order.model_copy(update={"version": order.version + 1, "heldKcis": 0}), order.version)
+            elif remaining:
+                self._rearm(order, remaining, now)
+            return released
+
+        return retry_conflicts(attempt, self.max_attempts * 2, retry_on=LOST_RACE, give_up=lambda: DependencyUnavailable(
+            f"order {order_id} kept changing while releasing its held KCIs"))
 
     def _release(self, item: dict, envelope: KciEnvelope, order: Order, now: datetime) -> Order | None:
         """Release one held KCI if its turn has come; the order after it (None: it must wait)."""
@@ -333,10 +332,6 @@ class ApplyKci:
         logger.warning("KCI applied past a gap in its order's sequence; missing sequence numbers listed",
                        extra={"order_id": kci.order.id, "kci_id": str(kci.id), "kci_sequence": kci.sequenceNumber,
                               "missing_sequence_numbers": missing[:MAX_MISSING_LISTED], "missing_count": len(missing), "why": why})
-
-    @staticmethod
-    def _pause(attempt: int) -> None:
-        time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
 
     @staticmethod
     def _history_entry(kci: SupplierKci, envelope: KciEnvelope, outcome: str, plan: KciPlan | None, *,

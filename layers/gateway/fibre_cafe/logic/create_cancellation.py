@@ -12,18 +12,16 @@ again; after repeated failures it is marked FAILED_TO_SEND, visibly. It is never
 
 from __future__ import annotations
 
-
-import random
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 from aws_lambda_powertools import Logger
 
 from fibre_cafe.clock import iso, utc_now
-from fibre_cafe.dal.gateway_store import GatewayStore, OrderChanged, RequestAlreadyRecorded, WriteConflict
+from fibre_cafe.dal.gateway_store import LOST_RACE, GatewayStore, RequestAlreadyRecorded
 from fibre_cafe.dal.id_allocator import BlockIdAllocator
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
+from fibre_cafe.dal.transactions import retry_conflicts
 from fibre_cafe.domain import cancellation_state_machine
 from fibre_cafe.domain.errors import DependencyUnavailable
 from fibre_cafe.domain.order_rules import check_cancellable
@@ -62,29 +60,28 @@ class CreateCancellation:
 
     def __call__(self, request: ServiceOrderCancellationRequest, ctx: RequestContext) -> StoredResponse:
         request_fingerprint = idempotency.fingerprint(request)
-        for attempt in range(self.max_attempts):
-            self.ids.prefetch()
-            order, stored = self.store.read_order_and_request(request.orderId, ctx.tenant, ctx.request_id)
-            now = self.clock()
-            now_epoch = int(now.timestamp())
-            if idempotency.is_live(stored, now_epoch):
-                return idempotency.replay(stored, request_fingerprint)
+        # The order moved under us (another cancellation, a KCI), or a concurrent call with the same X-Request-ID
+        # won the race (the next attempt answers what it answered): look again.
+        return retry_conflicts(
+            lambda attempt: self._attempt(request, ctx, request_fingerprint), self.max_attempts,
+            give_up=lambda: DependencyUnavailable("The order is being updated concurrently - please retry", retry_after_seconds=1),
+            retry_on=(*LOST_RACE, RequestAlreadyRecorded),
+        )
 
-            check_cancellable(order, ctx.tenant, request)
-            record, response = self._new_cancellation(request, ctx, order, request_fingerprint, now)
-            try:
-                self.store.create_cancellation(record, order, response, now_epoch)
-            except RequestAlreadyRecorded:
-                # A concurrent call with the same X-Request-ID won the race: answer what it answered.
-                continue
-            except (OrderChanged, WriteConflict):
-                # The order moved under us (another cancellation, a KCI): look again.
-                time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
-                continue
-            self._forward(record)
-            count("CancellationsAccepted", reasonCode=record.reasonCode.value)
-            return response
-        raise DependencyUnavailable("The order is being updated concurrently - please retry", retry_after_seconds=1)
+    def _attempt(self, request: ServiceOrderCancellationRequest, ctx: RequestContext, request_fingerprint: str) -> StoredResponse:
+        self.ids.prefetch()
+        order, stored = self.store.read_order_and_request(request.orderId, ctx.tenant, ctx.request_id)
+        now = self.clock()
+        now_epoch = int(now.timestamp())
+        if idempotency.is_live(stored, now_epoch):
+            return idempotency.replay(stored, request_fingerprint)
+
+        check_cancellable(order, ctx.tenant, request)
+        record, response = self._new_cancellation(request, ctx, order, request_fingerprint, now)
+        self.store.create_cancellation(record, order, response, now_epoch)
+        self._forward(record)
+        count("CancellationsAccepted", reasonCode=record.reasonCode.value)
+        return response
 
     def _new_cancellation(self, request, ctx, order, request_fingerprint, now) -> tuple[CancellationRecord, StoredResponse]:
         stamp = iso(now)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import random
-import time
-
-from fibre_cafe.dal.gateway_store import GatewayStore, OrderChanged, WriteConflict
+from fibre_cafe.dal.gateway_store import LOST_RACE, GatewayStore
+from fibre_cafe.dal.transactions import retry_conflicts
 from fibre_cafe.domain import cancellation_outcomes
 from fibre_cafe.domain.errors import DependencyUnavailable
 from fibre_cafe.models.records import CancellationRecord
@@ -16,12 +14,11 @@ def store_outcome(store: GatewayStore, record: CancellationRecord, expected_vers
 
     Re-reads the order when it changed in between (a KCI, another cancellation's answer).
     """
-    for attempt in range(attempts):
+    def attempt(_: int) -> CancellationRecord:
         order = store.orders.get(record.orderId)
         order_after = cancellation_outcomes.order_after_outcome(order, record) if order else None
         tenant_update = cancellation_outcomes.tenant_update_for_outcome(order_after, record) if order_after else None
-        try:
-            return store.record_outcome(record, expected_version, order_after, tenant_update, now)
-        except (OrderChanged, WriteConflict):
-            time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
-    raise DependencyUnavailable(f"order {record.orderId} kept changing while recording cancellation {record.id}")
+        return store.record_outcome(record, expected_version, order_after, tenant_update, now)
+
+    return retry_conflicts(attempt, attempts, retry_on=LOST_RACE, give_up=lambda: DependencyUnavailable(
+        f"order {record.orderId} kept changing while recording cancellation {record.id}"))
