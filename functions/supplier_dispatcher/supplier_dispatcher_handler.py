@@ -21,10 +21,18 @@ from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_clie
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.orders_table import OrdersTable
-from fibre_cafe.dal.partner_call import PARTNER_CALL_DEADLINE_SECONDS, NotStarted, TimeBudget, env_seconds, record_worst_case_seconds
+from fibre_cafe.dal.partner_call import (
+    PARTNER_CALL_DEADLINE_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    NotStarted,
+    TimeBudget,
+    env_seconds,
+    record_worst_case_seconds,
+)
+from fibre_cafe.dal.partner_client import RetryLater
 from fibre_cafe.dal.supplier_api import SupplierApi
 from fibre_cafe.dal.supplier_directory import supplier_directory
-from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation, DispatchSettings, RetryLater
+from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation, DispatchSettings
 from fibre_cafe.models.records import SupplierRequestMessage
 from fibre_cafe.observability import count
 
@@ -51,7 +59,7 @@ class Dependencies:
         self.queue_url = os.environ["SUPPLIER_REQUESTS_QUEUE_URL"]
         # The suppliers' endpoints: the partner registry (PARTNER_REGISTRY_TABLE_NAME) and each supplier's secret.
         directory = supplier_directory(dynamodb, os.environ.get("PARTNER_REGISTRY_TABLE_NAME"), secrets_client)
-        supplier_api = SupplierApi(directory, read_timeout=float(os.environ.get("SUPPLIER_READ_TIMEOUT_SECONDS", "10")),
+        supplier_api = SupplierApi(directory, read_timeout=env_seconds("SUPPLIER_READ_TIMEOUT_SECONDS", READ_TIMEOUT_SECONDS),
                                    deadline=env_seconds("PARTNER_CALL_DEADLINE_SECONDS", PARTNER_CALL_DEADLINE_SECONDS))
         self.dispatch = DispatchCancellation(store, supplier_api, settings)
         self.record_worst_case_seconds = record_worst_case_seconds()

@@ -18,9 +18,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
 from fibre_cafe.dal.partner_call import PARTNER_CALL_DEADLINE_SECONDS, NotStarted, TimeBudget, env_seconds, record_worst_case_seconds
+from fibre_cafe.dal.partner_client import PartnerClient, RetryLater
 from fibre_cafe.dal.partner_directory import partner_directory
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
-from fibre_cafe.logic.deliver_tenant_kci import DeliverTenantKci, DeliverySettings, RetryDelivery
+from fibre_cafe.logic.deliver_tenant_kci import DeliverTenantKci, DeliverySettings
 from fibre_cafe.models.tenant_kci import TenantKciMessage
 from fibre_cafe.observability import count
 
@@ -43,9 +44,9 @@ class Dependencies:
         self.deliver = DeliverTenantKci(
             TenantKciOutbox(dynamodb, os.environ["ORDERS_TABLE_NAME"]),
             directory,
+            client=PartnerClient(deadline=env_seconds("PARTNER_CALL_DEADLINE_SECONDS", PARTNER_CALL_DEADLINE_SECONDS)),
             settings=DeliverySettings(max_attempts=int(os.environ.get("MAX_DELIVERY_ATTEMPTS", "5")),
-                                      backoff_base_seconds=int(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "5")),
-                                      deadline=env_seconds("PARTNER_CALL_DEADLINE_SECONDS", PARTNER_CALL_DEADLINE_SECONDS)),
+                                      backoff_base_seconds=int(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "5"))),
         )
         self.record_worst_case_seconds = record_worst_case_seconds()
         self.budget = TimeBudget(None, self.record_worst_case_seconds)
@@ -75,7 +76,7 @@ def record_handler(record: SQSRecord) -> str:
                        x_conversation_id=message.conversationId)
     try:
         result = deps.deliver(message)
-    except RetryDelivery as retry:
+    except RetryLater as retry:
         count("TenantKcis", result="RETRY")
         logger.warning("Tenant KCI delivery to be retried", extra={"reason": str(retry), "delay_seconds": retry.delay_seconds})
         try:

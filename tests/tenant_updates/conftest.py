@@ -289,13 +289,13 @@ class TenantWorld(Lifecycle):
         first = "TenantKciDeliveryFunction" not in self._modules
         module = self._module("TenantKciDeliveryFunction", TENANTS_CONFIG=json.dumps(self.tenants_config()), **self.delivery_env)
         if first:
-            module.deps.deliver.settings.timeout = TEST_TIMEOUT
+            module.deps.deliver.client.timeout = TEST_TIMEOUT
             module.deps.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility", self._visibility_changed)
         return module
 
     def impatient(self, impatient: bool = True) -> None:
         """The delivery waits SHORT_READ_TIMEOUT for the tenant's answer (or the default again)."""
-        self.delivery.deps.deliver.settings.timeout = (TEST_TIMEOUT[0], SHORT_READ_TIMEOUT) if impatient else TEST_TIMEOUT
+        self.delivery.deps.deliver.client.timeout = (TEST_TIMEOUT[0], SHORT_READ_TIMEOUT) if impatient else TEST_TIMEOUT
 
     def _visibility_changed(self, params, **_kwargs):
         self.visibility_changes.append({"ReceiptHandle": params["ReceiptHandle"], "VisibilityTimeout": params["VisibilityTimeout"]})

@@ -179,6 +179,9 @@ TRANSIENT = {
 def test_a_transient_answer_is_retried_with_backoff_then_failed_when_the_attempts_are_spent(world, tenant_stub, case):
     queued(world)
     world.impatient(case == "timeout")
+    # Full jitter draws each backoff from [0, base * 2 ** (attempt - 1)] (dal/partner_client.py, unit-tested in
+    # tests/unit/test_partner_client.py); drawing the top of the range here shows the exponential growth exactly.
+    world.delivery.deps.deliver.settings.jitter = lambda low, high: high
     tenant_stub.answers.extend([TRANSIENT[case]] * MAX_DELIVERY_ATTEMPTS)
     expected_status = None if case == "timeout" else TRANSIENT[case][0]
 

@@ -1,4 +1,7 @@
-"""OAuth2 client-credentials tokens for calling partners, fetched once and reused until they expire."""
+"""OAuth2 client-credentials tokens for calling partners, fetched once and reused until they expire.
+
+Owned by the partner client (dal/partner_client.py), which keeps ``timeout`` equal to its own socket timeouts.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Callable
 
 import requests
 
+from fibre_cafe.dal.partner_call import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
 
 # Refresh this long before the token's own expiry, so a token never expires in flight; for a token
@@ -20,7 +24,7 @@ class TokenUnavailable(Exception):
 
 
 class TokenCache:
-    def __init__(self, session: requests.Session, timeout: tuple[float, float] = (3.05, 10.0), clock: Callable[[], float] = time.monotonic):
+    def __init__(self, session: requests.Session, timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS), clock: Callable[[], float] = time.monotonic):
         self.session = session
         self.timeout = timeout
         self.clock = clock

@@ -1,15 +1,19 @@
-"""HTTPS client for a supplier's Supplier API: ``POST {baseUrl}/service-order-cancellations``."""
+"""HTTPS client for a supplier's Supplier API: ``POST {baseUrl}/service-order-cancellations``.
+
+The call itself (time limits, authentication, what came back) is the partner client's (partner_client.py);
+this module builds the request and turns the reply into a SupplierAnswer (domain/supplier_answers.py).
+"""
 
 from __future__ import annotations
 
 import requests
 
-from fibre_cafe.dal.partner_call import (
+from fibre_cafe.dal.partner_client import (
     CONNECT_TIMEOUT_SECONDS,
     PARTNER_CALL_DEADLINE_SECONDS,
     READ_TIMEOUT_SECONDS,
-    DeadlineExceeded,
-    call_with_deadline,
+    CallFailure,
+    PartnerClient,
 )
 from fibre_cafe.dal.partner_directory import UnknownPartner
 from fibre_cafe.dal.supplier_directory import SupplierDirectory
@@ -25,11 +29,17 @@ class SupplierApi:
 
     def __init__(self, directory: SupplierDirectory, session: requests.Session | None = None,
                  connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS,
-                 deadline: float = PARTNER_CALL_DEADLINE_SECONDS):
+                 deadline: float = PARTNER_CALL_DEADLINE_SECONDS, client: PartnerClient | None = None):
         self.directory = directory
-        self.session = session or requests.Session()
-        self.timeout = (connect_timeout, read_timeout)
-        self.deadline = deadline
+        self.client = client or PartnerClient(session, connect_timeout, read_timeout, deadline)
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return self.client.timeout
+
+    @timeout.setter
+    def timeout(self, value: tuple[float, float]) -> None:
+        self.client.timeout = value
 
     def request_cancellation(self, message: SupplierRequestMessage) -> SupplierAnswer:
         try:
@@ -44,27 +54,13 @@ class SupplierApi:
             "X-Conversation-ID": message.conversationId,
             "Tenant": message.tenant,
             **message.passThroughHeaders,
-            **endpoint.static_auth_headers(),
         }
         body = {"id": message.cancellationId, "orderId": message.orderId, "reasonCode": message.reasonCode.value}
         if message.supplierOrderReference:
             body["supplierOrderReference"] = message.supplierOrderReference
-        def call() -> requests.Response:
-            return self.session.post(
-                f"{endpoint.base_url}/service-order-cancellations",
-                json=body,
-                headers=headers,
-                auth=endpoint.basic_auth(),
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-
-        try:
-            answer = call_with_deadline(call, self.deadline)
-        except DeadlineExceeded as exc:
-            return supplier_answers.timed_out(str(exc))
-        except requests.Timeout as exc:
-            return supplier_answers.timed_out(str(exc))
-        except requests.RequestException as exc:
-            return supplier_answers.unreachable(str(exc))
-        return supplier_answers.classify(answer.status_code, answer.text or "")
+        reply = self.client.post(endpoint, "/service-order-cancellations", body, headers)
+        if reply.failure is CallFailure.TIMED_OUT:
+            return supplier_answers.timed_out(reply.detail)
+        if reply.failure is not None or reply.status is None:
+            return supplier_answers.unreachable(reply.detail)
+        return supplier_answers.classify(reply.status, reply.text)

@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 
+from fibre_cafe.domain.partner_answers import is_transient_status
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorCode
 
@@ -97,7 +98,7 @@ def classify(http_status: int, body: str) -> SupplierAnswer:
     if http_status in (401, 403):
         return SupplierAnswer(AnswerKind.FAILED, error_code=ErrorCode.SUPPLIER_FAULT,
                               messages=[SUPPLIER_MESSAGE_PREFIX + "Not authorised"], http_status=http_status)
-    if http_status in (408, 429) or http_status >= 500:
+    if is_transient_status(http_status):
         return SupplierAnswer(AnswerKind.TRANSIENT, error_code=ErrorCode.SUPPLIER_FAULT,
                               messages=["An invalid response was received from the supplier"], http_status=http_status)
     if http_status == 400:

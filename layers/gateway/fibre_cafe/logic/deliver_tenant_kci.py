@@ -4,9 +4,12 @@
 |------------------------------------------------|---------------------------------------------------------|
 | 2xx                                            | DELIVERED                                               |
 | 401                                            | forget the cached token, retry (a fresh token next time)|
-| 408, 429, 5xx, timeout, connection error,      | retry with backoff; FAILED once the attempts are spent   |
+| 408, 429, 5xx, timeout, connection error,      | retry with backoff; FAILED once the attempts are spent  |
 | no token from the tenant's token endpoint      |                                                         |
 | any other 4xx                                  | FAILED at once: the tenant rejected it; not retried      |
+
+The call (time limits, token cache, transient answers) and the backoff (exponential, full jitter) are the
+partner client's (dal/partner_client.py), shared with the supplier side.
 
 Each attempt carries a new X-Request-ID and the X-Conversation-ID of the tenant's original
 request. Messages come from a FIFO queue grouped by order, so while a KCI is being retried the
@@ -22,32 +25,19 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
 
-import requests
 from aws_lambda_powertools import Logger
 
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.dynamodb_codec import from_item
-from fibre_cafe.dal.oauth2_tokens import TokenCache, TokenUnavailable
-from fibre_cafe.dal.partner_call import (
-    CONNECT_TIMEOUT_SECONDS,
-    PARTNER_CALL_DEADLINE_SECONDS,
-    READ_TIMEOUT_SECONDS,
-    DeadlineExceeded,
-    call_with_deadline,
-)
+from fibre_cafe.dal.oauth2_tokens import TokenCache
+from fibre_cafe.dal.partner_client import PartnerClient, PartnerReply, RetryPolicy
 from fibre_cafe.dal.partner_directory import PartnerDirectory, UnknownPartner
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox, outbox_key
 from fibre_cafe.models.tenant_kci import DeliveryStatus, TenantKciMessage
 
 logger = Logger(child=True)
 
-__all__ = ["CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "DeliverTenantKci", "DeliveryResult", "DeliverySettings", "RetryDelivery"]
-
-
-class RetryDelivery(Exception):
-    def __init__(self, reason: str, delay_seconds: int):
-        super().__init__(reason)
-        self.delay_seconds = delay_seconds
+__all__ = ["DeliverTenantKci", "DeliveryResult", "DeliverySettings"]
 
 
 class DeliveryResult(str, Enum):
@@ -57,24 +47,26 @@ class DeliveryResult(str, Enum):
 
 
 @dataclass
-class DeliverySettings:
+class DeliverySettings(RetryPolicy):
+    """Attempts and backoff (the partner client's RetryPolicy: exponential, full jitter)."""
+
     max_attempts: int = 5
     backoff_base_seconds: int = 5
     backoff_cap_seconds: int = 300
-    timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
-    # The whole attempt, token fetch included (partner_call.py).
-    deadline: float = PARTNER_CALL_DEADLINE_SECONDS
 
 
 class DeliverTenantKci:
-    def __init__(self, outbox: TenantKciOutbox, directory: PartnerDirectory, session: requests.Session | None = None,
-                 tokens: TokenCache | None = None, settings: DeliverySettings | None = None, clock: Callable = utc_now):
+    def __init__(self, outbox: TenantKciOutbox, directory: PartnerDirectory, client: PartnerClient | None = None,
+                 settings: DeliverySettings | None = None, clock: Callable = utc_now):
         self.outbox = outbox
         self.directory = directory
-        self.session = session or requests.Session()
+        self.client = client or PartnerClient()
         self.settings = settings or DeliverySettings()
-        self.tokens = tokens or TokenCache(self.session, self.settings.timeout)
         self.clock = clock
+
+    @property
+    def tokens(self) -> TokenCache:
+        return self.client.tokens
 
     def _status(self, message: TenantKciMessage) -> tuple[str | None, int]:
         answer = self.outbox.client.get_item(TableName=self.outbox.name, Key=outbox_key(message.orderId, message.kci.sequenceNumber),
@@ -94,11 +86,10 @@ class DeliverTenantKci:
             self.outbox.record_delivery(message.orderId, message.kci.sequenceNumber, DeliveryStatus.DELIVERED, now,
                                         http_status=http_status, delivered_on=delivered_on)
             return DeliveryResult.DELIVERED
-        if transient and attempt < self.settings.max_attempts:
+        if transient and self.settings.may_retry(attempt):
             self.outbox.record_delivery(message.orderId, message.kci.sequenceNumber, DeliveryStatus.PENDING, now,
                                         http_status=http_status, detail=detail)
-            delay = min(self.settings.backoff_cap_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
-            raise RetryDelivery(f"tenant KCI {message.kci.id} not delivered ({detail}); attempt {attempt}", delay)
+            raise self.settings.retry_later(f"tenant KCI {message.kci.id} not delivered ({detail}); attempt {attempt}", attempt)
         self.outbox.record_delivery(message.orderId, message.kci.sequenceNumber, DeliveryStatus.FAILED, now,
                                     http_status=http_status, detail=detail)
         logger.error("Tenant KCI not delivered", extra={"tenant": message.tenant, "order_id": message.orderId,
@@ -106,38 +97,26 @@ class DeliverTenantKci:
         return DeliveryResult.FAILED
 
     def _post(self, message: TenantKciMessage, delivered_on: str) -> tuple[int | None, bool, str]:
-        """(HTTP status or None, transient?, detail) of one delivery attempt, within the overall deadline."""
+        """(HTTP status or None, transient?, detail) of one delivery attempt (the partner client's, within its deadline)."""
         try:
             endpoint = self.directory.endpoint(message.tenant)
         except UnknownPartner as exc:
-            return None, True, str(exc)
-        try:
-            return call_with_deadline(lambda: self._attempt(endpoint, message, delivered_on), self.settings.deadline)
-        except DeadlineExceeded as exc:
-            return None, True, f"timeout: {exc}"
-
-    def _attempt(self, endpoint, message: TenantKciMessage, delivered_on: str) -> tuple[int | None, bool, str]:
-        try:
-            auth_headers = self.tokens.headers(endpoint)
-        except TokenUnavailable as exc:
             return None, True, str(exc)
         headers = {
             "Content-Type": "application/json",
             "X-Request-ID": str(uuid.uuid4()),
             "X-Conversation-ID": message.conversationId or str(uuid.uuid4()),
-            **auth_headers,
         }
-        try:
-            answer = self.session.post(f"{endpoint.base_url}/kcis", json=message.kci.body(delivered_on), headers=headers,
-                                       auth=endpoint.basic_auth(), timeout=self.settings.timeout, allow_redirects=False)
-        except requests.Timeout:
-            return None, True, "timeout"
-        except requests.RequestException as exc:
-            return None, True, f"connection error: {type(exc).__name__}"
-        code = answer.status_code
-        if code == 401:
-            self.tokens.forget(endpoint)
-            return code, True, "401 from the tenant: token refreshed for the next attempt"
-        if code in (408, 429) or code >= 500:
-            return code, True, f"HTTP {code}"
-        return code, False, f"HTTP {code}"
+        reply = self.client.post(endpoint, "/kcis", message.kci.body(delivered_on), headers)
+        return reply.status, self._transient(reply), self._detail(reply)
+
+    @staticmethod
+    def _transient(reply: PartnerReply) -> bool:
+        # A 401 is retried: the client forgot the token, the next attempt fetches a fresh one.
+        return reply.transient or reply.status == 401
+
+    @staticmethod
+    def _detail(reply: PartnerReply) -> str:
+        if reply.status == 401:
+            return "401 from the tenant: token refreshed for the next attempt"
+        return reply.detail

@@ -10,14 +10,13 @@ Exactly-once toward the supplier, as far as a queue allows:
 - The supplier gets the tenant's X-Request-ID on every attempt, so it can recognise a retry.
 
 Transient failures (timeouts, connection errors, 5xx, unreadable answers) release the lease and
-raise ``RetryLater``: the handler hides the message for a backoff and reports it failed, so the
-queue redelivers it. After ``max_attempts`` the cancellation becomes FAILED_TO_SEND with
+raise ``RetryLater`` (dal/partner_client.py: exponential backoff with full jitter): the handler hides
+the message for that backoff and reports it failed, so the queue redelivers it. After ``max_attempts`` the cancellation becomes FAILED_TO_SEND with
 SUPPLIER_TIMED_OUT or SUPPLIER_FAULT, which operators can redrive.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -28,6 +27,7 @@ from aws_lambda_powertools import Logger
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.cancellations_table import StaleRecord
 from fibre_cafe.dal.gateway_store import GatewayStore
+from fibre_cafe.dal.partner_client import RetryLater, RetryPolicy
 from fibre_cafe.dal.supplier_api import SupplierApi
 from fibre_cafe.logic.record_outcome import store_outcome
 from fibre_cafe.domain import cancellation_state_machine
@@ -40,14 +40,6 @@ from fibre_cafe.observability import count
 logger = Logger(child=True)
 
 DISPATCHABLE = frozenset({CancellationStatus.RECEIVED_BY_GATEWAY, CancellationStatus.FAILED_TO_SEND})
-
-
-class RetryLater(Exception):
-    """Try this message again after ``delay_seconds``."""
-
-    def __init__(self, reason: str, delay_seconds: int):
-        super().__init__(reason)
-        self.delay_seconds = delay_seconds
 
 
 class CancellationMissing(Exception):
@@ -63,17 +55,13 @@ class DispatchResult(str, Enum):
 
 
 @dataclass
-class DispatchSettings:
+class DispatchSettings(RetryPolicy):
+    """Attempts and backoff (the partner client's RetryPolicy: full jitter), and the lease of a claimed cancellation."""
+
     max_attempts: int = 4
-    lease: timedelta = timedelta(seconds=90)
     backoff_base_seconds: int = 10
     backoff_cap_seconds: int = 600
-
-
-def backoff_seconds(attempt: int, settings: DispatchSettings) -> int:
-    """Exponential backoff with full jitter, at least one second."""
-    ceiling = min(settings.backoff_cap_seconds, settings.backoff_base_seconds * 2 ** max(0, attempt - 1))
-    return max(1, int(random.uniform(ceiling / 2, ceiling)))
+    lease: timedelta = timedelta(seconds=90)
 
 
 class DispatchCancellation:
@@ -133,10 +121,10 @@ class DispatchCancellation:
                 self._store_outcome(decided, record.version, now)
                 return DispatchResult(target.value)
 
-            if answer.kind is AnswerKind.TRANSIENT and record.dispatchAttempts < self.settings.max_attempts:
+            if answer.kind is AnswerKind.TRANSIENT and self.settings.may_retry(record.dispatchAttempts):
                 self.store.cancellations.replace(record.model_copy(update=base), record.version)
-                delay = backoff_seconds(record.dispatchAttempts, self.settings)
-                raise RetryLater(f"supplier answer was transient ({answer.error_code}); attempt {record.dispatchAttempts}", delay)
+                raise self.settings.retry_later(
+                    f"supplier answer was transient ({answer.error_code}); attempt {record.dispatchAttempts}", record.dispatchAttempts)
 
             # Not retryable, or the attempts are spent.
             error = ErrorBody.new(answer.error_code, answer.messages)
