@@ -1,7 +1,8 @@
 """Time limits for calling a partner (a supplier's Supplier API, a tenant's Tenant Updates API) from a batch consumer.
 
 Two limits, because socket timeouts alone do not bound a call: a partner that sends a byte every few seconds
-never trips a read timeout, and a tenant call may first fetch an OAuth2 token.
+never trips a read timeout, and a tenant call may first fetch an OAuth2 token. The socket timeouts and the
+deadline are defined here, once; the partner client (partner_client.py) applies them to every partner call.
 
 - **An overall deadline per partner call** (``call_with_deadline``): the whole call (token fetch, connect, send,
   every read) runs in a worker thread and the consumer stops waiting after ``PARTNER_CALL_DEADLINE_SECONDS``.

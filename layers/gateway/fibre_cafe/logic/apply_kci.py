@@ -103,6 +103,7 @@ class ApplyKci:
             kci = envelope.parsed()
         except ValueError as exc:  # pydantic.ValidationError is a ValueError
             raise KciRejected(f"KCI does not match the Supplier Updates API schema: {exc}") from exc
+
         def attempt(_: int) -> tuple[KciOutcome, Order | None, datetime]:
             order = self.store.orders.get(kci.order.id)
             now = self.clock()
