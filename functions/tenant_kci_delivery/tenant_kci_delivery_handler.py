@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from fibre_cafe.dal import deferred_records
 from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
 from fibre_cafe.dal.partner_call import PARTNER_CALL_DEADLINE_SECONDS, NotStarted, TimeBudget, env_seconds, record_worst_case_seconds
 from fibre_cafe.dal.partner_client import PartnerClient, RetryLater
@@ -56,13 +57,8 @@ deps = Dependencies()
 
 
 def hand_back(record: SQSRecord, reason: NotStarted) -> None:
-    """A record this invocation has no time for: visible again at once for the next invocation, reported failed."""
-    logger.info("Record left for the next invocation", extra={"message_id": record.message_id, "reason": str(reason)})
-    count("RecordsDeferred")
-    try:
-        deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=0)
-    except Exception:  # noqa: BLE001 - it comes back after the queue's visibility timeout instead
-        logger.exception("Could not hand the record back early")
+    """A record this invocation has no time for (fibre_cafe/dal/deferred_records.py)."""
+    deferred_records.hand_back(deps.sqs, deps.queue_url, record.message_id, record.receipt_handle, reason, logger)
 
 
 def record_handler(record: SQSRecord) -> str:
