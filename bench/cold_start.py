@@ -20,7 +20,6 @@ function and layer code and /var/task, /opt are read-only); the dependencies hav
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, function_env, function_ids, handler_paths, median, ratio, table, verdict
+from bench.common import ROOT, function_env, function_ids, handler_paths, median, ratio, table, verdict, report
 
 FLOOR = "floor"
 TARGET = 1.5
@@ -203,10 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         print(explain(args.explain))
         return 0
     result = measure(args.runs, args.only, progress=lambda text: print(text, file=sys.stderr))
-    print(render(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return report(result, render, args.json)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -109,3 +110,11 @@ def _fmt(cell: Any) -> str:
             return f"{cell:.1f}"
         return f"{cell:.2f}" if abs(cell) >= 0.1 else f"{cell:.3f}"
     return str(cell)
+
+
+def report(result: dict[str, Any], render: Callable[[dict[str, Any]], str], json_path: Path | None) -> int:
+    """A benchmark's ending: its table on stdout, its figures in ``--json`` when given; the exit code (0)."""
+    print(render(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+    return 0

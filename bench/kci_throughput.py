@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from bench.common import median, ratio, table
+from bench.common import median, ratio, table, report
 from bench.moto_world import CallLog, item_level_transaction_backups, load_handler, moto_world, template_without_streams
 from bench.round_trips import Context, kci_event
 
@@ -162,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     result = measure(args.rounds, args.records, args.moto_as_is)
-    print(render(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return report(result, render, args.json)
 
 
 if __name__ == "__main__":

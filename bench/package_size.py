@@ -14,7 +14,6 @@ what it holds for each function and layer is measured too, as "sam build".
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from bench.common import ROOT, function_ids, table
+from bench.common import ROOT, function_ids, table, report
 from local_stack.template import function_spec, load_template, resources_of_type
 
 LAMBDA_PIP = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12", "--only-binary=:all:"]
@@ -106,10 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     result = measure()
-    print(render(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return report(result, render, args.json)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from bench.common import table, verdict
+from bench.common import table, verdict, report
 from bench.moto_world import CallLog, load_handler, moto_world, summarise
 
 POST_TARGET = 3
@@ -130,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     result = measure()
-    print(render(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return report(result, render, args.json)
 
 
 if __name__ == "__main__":

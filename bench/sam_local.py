@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, table
+from bench.common import ROOT, table, report
 
 DEFAULT_EVENTS = [
     "events/tenant_api/post-body-not-json.json",  # refused before any AWS call
@@ -186,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", nargs="*", default=DEFAULT_EVENTS)
     args = parser.parse_args(argv)
     result = measure(args.events, args.runs, args.container_runs)
-    print(render(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return report(result, render, args.json)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.common import function_env, handler_paths, median, ratio, table, verdict
+from bench.common import function_env, handler_paths, median, ratio, table, verdict, report
 
 TARGET = 1.5
 BODY = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
@@ -243,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         args.inner.write_text(json.dumps(measure_in_process(args.rounds, args.requests)))
         return 0
     result = measure(args.rounds, args.requests)
-    print(render(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return report(result, render, args.json)
 
 
 if __name__ == "__main__":
