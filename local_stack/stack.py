@@ -36,7 +36,7 @@ from moto.server import ThreadedMotoServer
 
 from local_stack.front import FrontServer, Gateway
 from local_stack.functions import LocalFunction, put_on_path, clear_env_caches, load_functions
-from local_stack.moto_patches import fifo_redelivery_order
+from local_stack.moto_patches import moto_fixes
 from local_stack.pollers import SqsPoller, StreamPoller
 from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
 from local_stack.scheduler import Scheduler
@@ -252,7 +252,8 @@ class LocalStack:
         werkzeug = logging.getLogger("werkzeug")  # moto's server logs a line per request at INFO unless told otherwise
         if werkzeug.level == logging.NOTSET:
             werkzeug.setLevel(logging.WARNING)
-        self._patches.enter_context(fifo_redelivery_order())  # moto_patches.py: FIFO redelivery in SQS's order
+        # moto_patches.py: FIFO redelivery in SQS's order, item-level transaction backups, atomic DynamoDB requests.
+        self._patches.enter_context(moto_fixes())
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.requested_moto_port, verbose=False)
         self._moto.start()
         # A fresh moto world: its backends are process-wide and may hold an earlier stack's tables.

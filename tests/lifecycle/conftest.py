@@ -206,66 +206,15 @@ def _moto_kms_keys_are_cheap():
 
 @pytest.fixture(autouse=True, scope="session")
 def _moto_transactions_back_up_items_not_tables():
-    """moto backs up each table a TransactWriteItems names with a deepcopy of the whole table - every item and
-    every stream record the table ever produced - once per entry of the transaction, to roll back a failed
-    condition. A write's cost then grows with everything written before it (the orders table keeps KCI history
-    and a stream): the 500th KCI of a run cost ~20 times the first. Back up only the items the transaction names
-    instead, with the same all-or-nothing result for the items and the tables' streams (a cancelled transaction
-    leaves no stream record, as in moto and DynamoDB). Session-wide once a lifecycle test has run, so it also
-    serves tests that build on this harness (tests/tenant_updates read the orders stream).
-    """
-    import copy
+    """moto deep-copies whole tables (with their streams) on every TransactWriteItems, so a write's cost grows with
+    everything written before it (the 500th KCI of a run cost ~20 times the first). The local stack's fix, one
+    implementation shared with it and the benchmarks (local_stack/moto_patches.py): back up only the items a
+    transaction names, and serialise DynamoDB requests as DynamoDB applies each atomically. Session-wide once a
+    lifecycle test has run, so it also serves tests that build on this harness (tests/tenant_updates read the
+    orders stream)."""
+    from local_stack.moto_patches import item_level_transaction_backups
 
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    original = DynamoDBBackend.transact_write_items
-    live = threading.local()
-
-    def table_deepcopy(self, memo):
-        if getattr(live, "active", False):
-            return self  # moto's whole-table "backup": the live table (the items are backed up below)
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
-        return clone
-
-    def item_key(table, attrs):
-        if table.hash_key_attr not in attrs or (table.range_key_attr and table.range_key_attr not in attrs):
-            return None
-        return DynamoType(attrs[table.hash_key_attr]), DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
-
-    def transact_write_items(self, transact_items):
-        saved, streams = [], {}
-        for entry in transact_items:
-            op = next(iter(entry.values()), None) or {}
-            table = self.tables.get(op.get("TableName"))
-            key = item_key(table, op.get("Item") or op.get("Key") or {}) if table is not None else None
-            if key is not None:
-                saved.append((table, *key, copy.deepcopy(table.get_item(*key))))
-            if table is not None and table.stream_shard is not None:
-                streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))
-        live.active = True
-        try:
-            return original(self, transact_items)
-        except Exception:
-            for shard, length in streams.values():
-                del shard.items[length:]  # a stream is append-only: drop what the cancelled writes added
-            for table, hash_key, range_key, item in reversed(saved):
-                if range_key is None:
-                    table.items.pop(hash_key, None) if item is None else table.items.__setitem__(hash_key, item)
-                elif item is None:
-                    table.items[hash_key].pop(range_key, None)
-                else:
-                    table.items[hash_key][range_key] = item
-            raise
-        finally:
-            live.active = False
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Table, "__deepcopy__", table_deepcopy, raising=False)
-        patch.setattr(DynamoDBBackend, "transact_write_items", transact_write_items)
+    with item_level_transaction_backups():
         yield
 
 
