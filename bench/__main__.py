@@ -29,7 +29,7 @@ BENCHMARKS = {
     "warm_path": (["--rounds", "7", "--requests", "200"], ["--rounds", "2", "--requests", "50"]),
     "round_trips": ([], []),
     "kci_throughput": (["--rounds", "5", "--records", "100"], ["--rounds", "1", "--records", "20"]),
-    "local_stack_load": (["--requests", "300"], ["--requests", "30"]),
+    "local_stack_load": (["--requests", "300"], ["--requests", "30", "--growth", "50", "200"]),
     "package_size": ([], []),
     # Docker (set up as needed): sam local invoke vs in-process replay vs the running stack vs a warm container.
     "sam_local": (["--runs", "15", "--container-runs", "2"],

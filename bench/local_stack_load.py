@@ -1,17 +1,21 @@
-"""The local stack under load: POST /service-order-cancellations over HTTP at concurrency 1, 8 and 32.
+"""The local stack under load: POST /service-order-cancellations over HTTP at concurrency 1, 8 and 32, and as the tables grow.
 
-A ``LocalStack`` (moto server, HTTP front, real handlers; pollers and schedules off, so only the API
-works) is started in this process on free ports. Its floor is the same front's static
-``GET /auth/.well-known/jwks.json`` (no token check, no handler, no AWS), run at the same concurrency
-just before each POST level. Each POST cancels a different order (seeded with OrdersTable.create),
-so every one is a first request: 201, three AWS calls to moto. Bounded: ``--requests`` per level
-(default 300), every request with a timeout. The front runs one handler invocation at a time
-(local_stack/functions.py: one process-wide lock), so POST throughput does not grow with concurrency;
-latency grows with the queue. moto's TransactWriteItems deep-copies whole tables to roll back, so each POST
-would cost in proportion to everything stored before it; unless ``--moto-as-is``, the benchmark runs with
-item-level backups instead (``bench.moto_world.item_level_transaction_backups``, moto runs in this process).
+A ``LocalStack`` (moto server, HTTP front, real handlers in their worker processes; pollers and schedules
+off, so only the API works) is started in this process on free ports, exactly as ``make run`` starts it:
+the same moto fixes (local_stack/moto_patches.py: item-level transaction backups, atomic DynamoDB
+requests) and the same per-function concurrency (local_stack/functions.py; ``--concurrency`` sets the
+Tenant API's, default the stack's). Its floor is the same front's static ``GET /auth/.well-known/jwks.json``
+(no token check, no handler, no AWS), run at the same concurrency just before each POST level. Each POST
+cancels a different order (seeded with OrdersTable.create), so every one is a first request: 201, three
+AWS calls to moto. "ms in moto/POST" is the time moto's server spent on the POSTs' requests (measured
+in moto's WSGI app, this process).
 
-    python -m bench.local_stack_load [--requests 300] [--levels 1 8 32]
+Growth: POST p50 at concurrency 1 after 100, 1,000 and 5,000 stored cancellations (``--growth``), the
+stored ones made by POSTs at concurrency 8 in between; the last should be within 1.5x of the first.
+``--moto-as-is`` runs moto without the fixes (whole-table deep copies per TransactWriteItems), to show
+what they are worth. Bounded: ``--requests`` per level (default 300), every request with a timeout.
+
+    python -m bench.local_stack_load [--requests 300] [--levels 1 8 32] [--growth 100 1000 5000]
 """
 
 from __future__ import annotations
@@ -76,44 +80,102 @@ def summary(results: list[Result], elapsed: float, expected: int) -> dict:
     }
 
 
-def measure(requests_per_level: int = 300, levels: tuple[int, ...] = (1, 8, 32), progress=None, moto_as_is: bool = False) -> dict:
-    if moto_as_is:
-        return {**_measure(requests_per_level, levels, progress), "moto": "as is (whole-table copies per transaction)"}
-    from bench.moto_world import item_level_transaction_backups
+class MotoTime:
+    """Requests moto's server answered, and the time it spent on them (wraps moto's WSGI app in this process)."""
 
-    with item_level_transaction_backups():
-        return {**_measure(requests_per_level, levels, progress), "moto": "item-level transaction backups (bench.moto_world)"}
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.calls: list[float] = []
+
+    def __enter__(self) -> "MotoTime":
+        import time
+
+        from moto.server import DomainDispatcherApplication
+
+        self._original = DomainDispatcherApplication.__call__
+        original, calls, lock = self._original, self.calls, self.lock
+
+        def timed(app, environ, start_response):
+            started = time.perf_counter()
+            try:
+                return original(app, environ, start_response)
+            finally:
+                with lock:
+                    calls.append(time.perf_counter() - started)
+
+        DomainDispatcherApplication.__call__ = timed
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        from moto.server import DomainDispatcherApplication
+
+        DomainDispatcherApplication.__call__ = self._original
+
+    def take(self) -> list[float]:
+        with self.lock:
+            taken = list(self.calls)
+            self.calls.clear()
+        return taken
 
 
-def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None) -> dict:
+def measure(requests_per_level: int = 300, levels: tuple[int, ...] = (1, 8, 32), progress=None, moto_as_is: bool = False,
+            growth: tuple[int, ...] = (100, 1000, 5000), concurrency: int | None = None) -> dict:
+    if not moto_as_is:
+        return {**_measure(requests_per_level, levels, progress, growth, concurrency),
+                "moto": "as make run runs it: item-level transaction backups, atomic requests (local_stack/moto_patches.py)"}
+    import local_stack.stack
+    from local_stack.moto_patches import fifo_redelivery_order
+
+    fixes, local_stack.stack.moto_fixes = local_stack.stack.moto_fixes, fifo_redelivery_order
+    try:
+        return {**_measure(requests_per_level, levels, progress, growth, concurrency),
+                "moto": "as is (whole-table copies per transaction; not what make run runs)"}
+    finally:
+        local_stack.stack.moto_fixes = fixes
+
+
+def _post_level(base: str, bearer: str, first_order: int, count: int, level: int, moto: MotoTime) -> dict:
+    posts = [post_request(bearer, first_order + i) for i in range(count)]
+    moto.take()
+    post_results, post_elapsed = run_load(base, posts, level)
+    post = summary(post_results, post_elapsed, 201)
+    calls = moto.take()
+    post["aws_calls_per_post"] = len(calls) / count
+    post["ms_in_aws_calls_per_post"] = sum(calls) / count * 1000
+    return post
+
+
+def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None, growth: tuple[int, ...] = (),
+             concurrency: int | None = None) -> dict:
     from local_stack.stack import LocalStack
 
     logging.getLogger("local_stack").setLevel(logging.WARNING)
     warmup = 20
-    with LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, seed=False) as stack:
+    sample = min(100, requests_per_level)
+    stored_goal = max(growth, default=0)
+    needed = warmup + requests_per_level * len(levels) + stored_goal + sample * len(growth) + warmup
+    settings = {"TenantApiFunction": concurrency} if concurrency else None
+    with MotoTime() as moto, LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, seed=False,
+                                        function_concurrency=settings, prewarm=True) as stack:
         base = stack.base_url
-        seed_orders(stack, range(FIRST_ORDER, FIRST_ORDER + warmup + requests_per_level * len(levels)))
+        seed_orders(stack, range(FIRST_ORDER, FIRST_ORDER + needed))
         bearer = token(base)
-        api = stack.functions["TenantApiFunction"].module
-        from bench.moto_world import CallLog
-
-        aws_calls = CallLog().watch(api.deps.orders.client).watch(api.deps.create_cancellation.queue.client)
         next_order = FIRST_ORDER
+        # Warm: the API function's workers up to the highest level's concurrency, and the front.
         warm = [post_request(bearer, next_order + i) for i in range(warmup)]
         next_order += warmup
-        run_load(base, warm, 4)
+        run_load(base, warm, max(levels))
         run_load(base, [Request("GET", JWKS_PATH)] * warmup, 4)
         results = {}
+        stored = warmup
         for level in levels:
             floor_results, floor_elapsed = run_load(base, [Request("GET", JWKS_PATH)] * requests_per_level, level)
-            posts = [post_request(bearer, next_order + i) for i in range(requests_per_level)]
+            post = _post_level(base, bearer, next_order, requests_per_level, level, moto)
             next_order += requests_per_level
-            aws_calls.take()
-            post_results, post_elapsed = run_load(base, posts, level)
-            floor, post = summary(floor_results, floor_elapsed, 200), summary(post_results, post_elapsed, 201)
-            calls = aws_calls.take()
-            post["aws_calls_per_post"] = len(calls) / requests_per_level
-            post["ms_in_aws_calls_per_post"] = sum((c.finished or c.started) - c.started for c in calls) / requests_per_level * 1000
+            stored += requests_per_level
+            floor = summary(floor_results, floor_elapsed, 200)
             results[str(level)] = {
                 "post": post,
                 "floor": floor,
@@ -122,7 +184,22 @@ def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None) ->
             }
             if progress:
                 progress(f"local stack: concurrency {level} done")
-    return {"requests_per_level": requests_per_level, "floor": f"GET {JWKS_PATH} (static, same front)", "levels": results}
+        growth_rows = []
+        for goal in sorted(growth):
+            if goal > stored:
+                fill = [post_request(bearer, next_order + i) for i in range(goal - stored)]
+                next_order += len(fill)
+                filled, _ = run_load(base, fill, 8, deadline_seconds=1800)
+                stored += sum(1 for r in filled if r.status == 201)
+            row = _post_level(base, bearer, next_order, sample, 1, moto)
+            next_order += sample
+            growth_rows.append({"stored_before": stored, **row})
+            stored += sample
+            if progress:
+                progress(f"local stack: p50 after {goal} stored cancellations done")
+        api = stack.functions["TenantApiFunction"]
+    return {"requests_per_level": requests_per_level, "floor": f"GET {JWKS_PATH} (static, same front)", "levels": results,
+            "growth": growth_rows, "growth_sample": sample, "tenant_api_concurrency": api.runner.concurrency}
 
 
 def render(result: dict) -> str:
@@ -134,9 +211,22 @@ def render(result: dict) -> str:
                          data["throughput_rps"], data["errors"],
                          "" if name == "floor" else f"p50 x{row['p50_ratio']:.1f}, 1/throughput x{row['throughput_ratio']:.1f}",
                          "" if name == "floor" else data["ms_in_aws_calls_per_post"]])
-    return (f"Local stack over HTTP ({result['requests_per_level']} requests per level and endpoint; floor = {result['floor']}; "
-            f"moto: {result.get('moto', 'as is')})\n"
+    text = (f"Local stack over HTTP ({result['requests_per_level']} requests per level and endpoint; floor = {result['floor']}; "
+            f"Tenant API concurrency {result.get('tenant_api_concurrency')}; moto: {result.get('moto', 'as is')})\n"
             + table(rows, ["conc.", "endpoint", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors", "vs floor", "ms in moto/POST"]))
+    levels = result["levels"]
+    if "1" in levels and levels["1"]["post"]["throughput_rps"]:
+        first = levels["1"]["post"]["throughput_rps"]
+        text += "\nPOST throughput vs concurrency 1: " + ", ".join(
+            f"{level}: x{row['post']['throughput_rps'] / first:.2f}" for level, row in levels.items() if row["post"]["throughput_rps"])
+    growth = result.get("growth") or []
+    if growth:
+        first = growth[0]["p50_ms"]
+        rows = [[g["stored_before"], g["p50_ms"], g["p95_ms"], g["ms_in_aws_calls_per_post"], g["errors"],
+                 f"x{g['p50_ms'] / first:.2f}" if first and g["p50_ms"] else ""] for g in growth]
+        text += (f"\nPOST at concurrency 1 as the tables grow ({result.get('growth_sample')} POSTs each; target: last within 1.5x of first)\n"
+                 + table(rows, ["stored cancellations", "p50 ms", "p95 ms", "ms in moto/POST", "errors", "p50 vs first"]))
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,9 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", type=int, nargs="*", default=[1, 8, 32])
     parser.add_argument("--moto-as-is", action="store_true",
                         help="keep moto's whole-table copies on every TransactWriteItems (POST latency then grows with the tables)")
+    parser.add_argument("--growth", type=int, nargs="*", default=[100, 1000, 5000],
+                        help="POST p50 at concurrency 1 after this many stored cancellations (none: skip)")
+    parser.add_argument("--concurrency", type=int, help="the Tenant API function's concurrency (default: the stack's)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = measure(args.requests, tuple(args.levels), progress=lambda text: print(text, file=sys.stderr), moto_as_is=args.moto_as_is)
+    result = measure(args.requests, tuple(args.levels), progress=lambda text: print(text, file=sys.stderr), moto_as_is=args.moto_as_is,
+                     growth=tuple(args.growth), concurrency=args.concurrency)
     print(render(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -12,7 +12,9 @@ SUPPLIER_STUB_TIMEOUT_SECONDS (how long the supplier stub's TIMEOUT scenario sta
 LAMBDA=containers (every function runs the built artifact in SAM CLI's Lambda emulation, `sam local start-lambda`,
 instead of in this process: Docker is set up as needed, moto and the stubs listen on the project's Docker network's
 gateway address; see local_stack/containers.py), LOCAL_HOST (the address moto and the stubs listen on),
-LOCAL_WARM_CONTAINERS (EAGER or LAZY, with LAMBDA=containers).
+LOCAL_WARM_CONTAINERS (EAGER or LAZY, with LAMBDA=containers),
+LOCAL_FUNCTION_CONCURRENCY (parallel invocations per function, each in its own worker process: a number
+for all, or JSON {"LogicalId": n}; default 4).
 """
 
 from __future__ import annotations
@@ -72,7 +74,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where the functions run: in this process (default) or in SAM CLI's Lambda emulation (env LAMBDA)")
     parser.add_argument("--warm-containers", choices=("EAGER", "LAZY"), default=os.environ.get("LOCAL_WARM_CONTAINERS") or "EAGER",
                         help="with --lambda containers: start every function's container at once (EAGER) or on first use (LAZY)")
+    parser.add_argument("--function-concurrency", type=_concurrency, default=os.environ.get("LOCAL_FUNCTION_CONCURRENCY") or None,
+                        help='parallel invocations per function: N, or JSON {"LogicalId": N} (env LOCAL_FUNCTION_CONCURRENCY; default 4)')
     return parser.parse_args(argv)
+
+
+def _concurrency(text: str) -> int | dict[str, int]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"LOCAL_FUNCTION_CONCURRENCY is not a number or JSON: {exc}") from exc
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, dict) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value.values()):
+        return {str(name): n for name, n in value.items()}
+    raise argparse.ArgumentTypeError('LOCAL_FUNCTION_CONCURRENCY must be a whole number >= 1 or {"LogicalId": n}')
 
 
 def _function_env(text: str) -> dict[str, dict[str, str]]:
@@ -112,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                        tenant_stub_port=args.tenant_stub_port, visibility_timeout=args.visibility_timeout,
                        function_env=args.function_env, supplier_read_timeout=args.supplier_read_timeout,
                        supplier_stub_timeout=args.supplier_stub_timeout, lambda_runtime=args.lambda_runtime, host=args.host,
-                       warm_containers=args.warm_containers, lambda_api_port=args.lambda_api_port)
+                       warm_containers=args.warm_containers, lambda_api_port=args.lambda_api_port,
+                       function_concurrency=args.function_concurrency, prewarm=True)
     try:
         stack.start()
     except OSError as exc:

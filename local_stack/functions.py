@@ -1,105 +1,281 @@
-"""Run the template's Lambda functions in this process: one warm "container" each, one invocation at a time.
+"""Run the template's Lambda functions locally, as Lambda runs them: execution environments per function.
 
-Each function's handler module is imported the way Lambda would import it: its code directory and
-its layers' directories on ``sys.path``, and its environment (template.yaml's Globals + own
-variables, ``!Ref``/``!GetAtt`` resolved to the local resources) in ``os.environ`` **before** the
-import, because handler modules build their boto3 clients at import.
+``LocalFunction.invoke(event)`` is the one invoke path (front, pollers, scheduler, replay, tests). It
+counts the invocation and hands the event to the function's *runner*. A runner is anything with
+``invoke(event, request_id, timeout_seconds) -> result``, ``wait_idle(timeout) -> bool``, ``prewarm()``
+and ``close()`` (``Runner`` below); ``ProcessRunner`` is today's, a second one (a container runner, say)
+plugs in through ``LocalFunction.runner`` / ``load_functions(runner_factory=...)`` without touching the callers.
 
-Concurrency: one Lambda container handles one event at a time, and the handlers rely on that.
-Powertools' resolver keeps the current event in a class attribute, so a handler is not
-thread-safe: two threads in one handler would read each other's request. Per-function locks (one
-warm container per function) would not be enough in one process either: the attribute is set on
-``BaseRouter`` itself (``BaseRouter.current_event = ...`` in ``resolve``), shared by the resolvers
-of *every* API function, and Powertools Loggers with one service name share one formatter, so
-``append_keys``/``clear_state`` of one function's invocation would leak into another's log lines.
-So every ``LocalFunction`` of a stack holds the same lock: one invocation at a time in the whole
-process. Locally that costs nothing that matters (an API call takes milliseconds); parallel
-requests queue in the front's threads, as they would wait for a free container.
+``ProcessRunner``: each function has its own pool of worker processes (local_stack/worker.py), each
+one execution environment: its own interpreter, its handler module imported with its own
+environment (template.yaml's Globals + own variables, ``!Ref``/``!GetAtt`` resolved to the local
+resources, on top of the stack's moto endpoint and fake credentials), one invocation at a time. Up to
+``concurrency`` invocations of a function run in parallel (like reserved concurrency; the stack sets
+it, default ``DEFAULT_CONCURRENCY``, LOCAL_FUNCTION_CONCURRENCY); a further one waits for a free
+environment, as a throttled invocation would be retried. Workers start on demand (a cold start: the
+handler's import) and stay warm; nothing is shared between functions, and nothing is held across a
+function's outbound call but that one environment. An invocation that runs past the function's
+Timeout is stopped and its environment discarded, as Lambda does ("Task timed out").
 
-Environment: ``os.environ`` is one per process. Today the functions share every variable name with
-the same value, so applying each function's environment before importing it is exact. If two
-functions ever need different values for one name that a handler reads at call time (not only at
-import), ``invoke`` would have to apply its function's environment per call (safe under the shared
-lock); until then the loader warns about such conflicts instead of hiding them.
+Why processes, not threads: a handler is not thread-safe and need not be (one Lambda environment runs
+one event at a time). Powertools' resolver keeps the current event on ``BaseRouter`` itself, shared by
+every API function's resolver, and Loggers with one service name share formatter keys: two threads in
+one interpreter read each other's request. Separate interpreters also give each function its own
+``os.environ``, which one process cannot.
+
+The stack's own process also sets each function's variables in its ``os.environ`` (restored at stop),
+for code there that reads them (tests, tools).
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import logging
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from local_stack.template import FunctionSpec, LocalResources, function_environment, function_spec
 
 log = logging.getLogger("local_stack")
 
 ACCOUNT_ID = "000000000000"
+ROOT = Path(__file__).resolve().parent.parent
+# Parallel invocations per function unless the stack says otherwise (LOCAL_FUNCTION_CONCURRENCY) or the
+# template reserves fewer (ReservedConcurrentExecutions).
+DEFAULT_CONCURRENCY = 4
+# How long a worker may take to import its handler (Lambda's init phase is limited to 10 s; a busy CI
+# machine starting several interpreters at once needs more).
+INIT_TIMEOUT_SECONDS = 60.0
+# What an invocation may run past the function's Timeout before it is stopped (IPC and scheduling).
+TIMEOUT_GRACE_SECONDS = 1.0
 
 
-class LambdaContext:
-    """The context object the Python runtime passes to a handler (the attributes Powertools reads)."""
+class FunctionError(Exception):
+    """An invocation failed: the handler raised, timed out, or its environment could not start or died.
+    The message is for logs (the front answers a failed invocation with its own 502, as API Gateway does)."""
 
-    def __init__(self, spec: FunctionSpec, region: str):
-        self.function_name = spec.logical_id
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{spec.logical_id}"
-        self.memory_limit_in_mb = spec.memory_size
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{spec.logical_id}"
-        self.log_stream_name = f"local/[$LATEST]{uuid.uuid4().hex}"
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.monotonic() + spec.timeout
+    def __init__(self, message: str, error_type: str = "Unhandled"):
+        super().__init__(message)
+        self.error_type = error_type
 
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+class Runner(Protocol):
+    """What runs a function's invocations (see the module docstring)."""
+
+    def invoke(self, event: dict, request_id: str, timeout_seconds: float) -> Any: ...
+
+    def wait_idle(self, timeout: float) -> bool: ...
+
+    def prewarm(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class WorkerSetup:
+    """What a worker needs to become one function's execution environment."""
+
+    function_name: str
+    paths: list[str]
+    module: str
+    attribute: str
+    memory_size: int
+    region: str
+    env: dict[str, str]  # the whole environment of the worker process
+    hooks: list[tuple[str, tuple]] = field(default_factory=list)  # ("module:function", args), run on the handler module
+
+    def message(self) -> dict[str, Any]:
+        return {"function_name": self.function_name, "paths": self.paths, "module": self.module, "attribute": self.attribute,
+                "memory_size": self.memory_size, "region": self.region, "hooks": self.hooks}
+
+
+class _Worker:
+    """One worker process and its connection."""
+
+    def __init__(self, setup: WorkerSetup):
+        parent_end, child_end = socket.socketpair()
+        try:
+            self.process = subprocess.Popen([sys.executable, "-m", "local_stack.worker", str(child_end.fileno())],
+                                            pass_fds=[child_end.fileno()], env=setup.env, cwd=ROOT)
+        finally:
+            child_end.close()
+        self.conn = Connection(parent_end.detach())
+        self.conn.send(setup.message())
+        self.ready = False
+
+    def wait_ready(self, function_name: str) -> None:
+        answer = self._receive(INIT_TIMEOUT_SECONDS, f"{function_name}: the execution environment did not start in {INIT_TIMEOUT_SECONDS:g} s")
+        if answer[0] != "ready":
+            self.stop()
+            raise FunctionError(f"{function_name}: init failed: {answer[1]}", "Runtime.ImportModuleError")
+        self.ready = True
+
+    def call(self, function_name: str, event: dict, request_id: str, timeout_seconds: float) -> Any:
+        try:
+            self.conn.send((json.dumps(event), request_id, timeout_seconds))
+        except (OSError, ValueError) as exc:
+            self.stop()
+            raise FunctionError(f"{function_name}: the execution environment is gone ({exc})", "Runtime.ExitError") from exc
+        status, payload = self._receive(timeout_seconds + TIMEOUT_GRACE_SECONDS, f"{function_name}: Task timed out after {timeout_seconds:g} seconds",
+                                        "Sandbox.Timedout")
+        if status == "ok":
+            return json.loads(payload)
+        raise FunctionError(f"{function_name}: {payload['type']}: {payload['message']}", payload["type"])
+
+    def _receive(self, timeout: float, timed_out: str, error_type: str = "Runtime.InitError") -> Any:
+        try:
+            if self.conn.poll(timeout):
+                return self.conn.recv()
+        except (EOFError, OSError) as exc:
+            self.stop()
+            raise FunctionError(timed_out.split(":")[0] + ": the execution environment exited", "Runtime.ExitError") from exc
+        self.stop()  # as Lambda does: the environment that timed out is not reused
+        raise FunctionError(timed_out, error_type)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, wait: float = 0) -> None:
+        try:
+            if wait and self.alive():
+                try:
+                    self.conn.send(None)
+                    self.process.wait(wait)
+                except (OSError, ValueError, subprocess.TimeoutExpired):
+                    pass
+            if self.alive():
+                self.process.kill()
+                self.process.wait(5)
+        finally:
+            self.conn.close()
+
+
+class ProcessRunner:
+    """A function's pool of worker processes, at most ``concurrency`` of them busy at once."""
+
+    def __init__(self, setup: WorkerSetup, concurrency: int = DEFAULT_CONCURRENCY):
+        if concurrency < 1:
+            raise ValueError(f"{setup.function_name}: concurrency must be at least 1")
+        self.setup = setup
+        self.concurrency = concurrency
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Condition()
+        self._idle: list[_Worker] = []
+        self._busy = 0
+        self._closed = False
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise FunctionError(f"{self.setup.function_name}: the local stack is stopping", "Runtime.ExitError")
+            self._busy += 1
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                worker.stop()
+        try:
+            worker = _Worker(self.setup)  # a cold start
+            worker.wait_ready(self.setup.function_name)
+            return worker
+        except BaseException:
+            self._give_back(None)
+            raise
+
+    def _give_back(self, worker: _Worker | None) -> None:
+        with self._lock:
+            self._busy -= 1
+            if worker is not None:
+                if self._closed:
+                    worker.stop()
+                else:
+                    self._idle.append(worker)
+            self._lock.notify_all()
+
+    def invoke(self, event: dict, request_id: str, timeout_seconds: float) -> Any:
+        with self._slots:
+            worker = self._take()
+            try:
+                result = worker.call(self.setup.function_name, event, request_id, timeout_seconds)
+            except FunctionError:
+                self._give_back(worker if worker.alive() else None)
+                raise
+            except BaseException:
+                worker.stop()
+                self._give_back(None)
+                raise
+            self._give_back(worker)
+            return result
+
+    def prewarm(self) -> None:
+        """Start one environment now (in the background), so the first invocation is warm."""
+
+        def start() -> None:
+            try:
+                with self._slots:
+                    self._give_back(self._take())
+            except FunctionError as exc:
+                log.error("%s", exc)
+
+        threading.Thread(target=start, name=f"prewarm-{self.setup.function_name}", daemon=True).start()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._lock:
+            return self._lock.wait_for(lambda: self._busy == 0, timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop(wait=2)
+
+    @property
+    def warm(self) -> int:
+        with self._lock:
+            return len(self._idle)
 
 
 @dataclass
 class LocalFunction:
     spec: FunctionSpec
-    module: ModuleType
-    handler: Callable[[dict, Any], Any]
     region: str
-    lock: threading.Lock = field(default_factory=threading.Lock)  # load_functions gives all one lock
+    runner: Runner
+    env: dict[str, str] = field(default_factory=dict)  # the function's own variables (template + overrides)
     invocations: int = 0
     errors: int = 0
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def logical_id(self) -> str:
         return self.spec.logical_id
 
     def invoke(self, event: dict) -> Any:
-        """Call the handler as Lambda would; an exception propagates (the caller maps it as Lambda's service would)."""
-        with self.lock:
-            context = LambdaContext(self.spec, self.region)
-            started = time.monotonic()
+        """Run one invocation as Lambda would; a failure raises FunctionError (the caller maps it as Lambda's service would)."""
+        with self._count_lock:
             self.invocations += 1
-            try:
-                return self.handler(event, context)
-            except BaseException:
+        try:
+            return self.runner.invoke(event, str(uuid.uuid4()), float(self.spec.timeout))
+        except BaseException:
+            with self._count_lock:
                 self.errors += 1
-                raise
-            finally:
-                elapsed = time.monotonic() - started
-                if elapsed > self.spec.timeout:
-                    # Lambda would have stopped the function; locally it ran to the end.
-                    log.warning("%s ran %.1f s, over its %d s timeout", self.logical_id, elapsed, self.spec.timeout)
+            raise
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait for an invocation in flight to finish (used when stopping)."""
-        if self.lock.acquire(timeout=timeout):
-            self.lock.release()
-            return True
-        return False
+        """Wait for the invocations in flight to finish (used when stopping)."""
+        return self.runner.wait_idle(timeout)
+
+    def close(self) -> None:
+        self.runner.close()
 
 
 def environments(logical_ids: list[str], resources: LocalResources,
@@ -116,63 +292,46 @@ def environments(logical_ids: list[str], resources: LocalResources,
     return envs
 
 
-def env_conflicts(envs: dict[str, dict[str, str]]) -> dict[str, set[str]]:
-    """Variable names that functions set to different values (see the module docstring)."""
-    values: dict[str, set[str]] = {}
-    for env in envs.values():
-        for key, value in env.items():
-            values.setdefault(key, set()).add(value)
-    return {key: found for key, found in values.items() if len(found) > 1}
-
-
 def put_on_path(directories: list[Path]) -> None:
     for directory in reversed(directories):
         if str(directory) not in sys.path:
             sys.path.insert(0, str(directory))
 
 
-def _import_handler_module(spec: FunctionSpec) -> ModuleType:
-    put_on_path([*spec.layer_dirs, spec.code_dir])
-    module = sys.modules.get(spec.module)
-    if module is None:
-        module = importlib.import_module(spec.module)
-    elif hasattr(module, "Dependencies") and hasattr(module, "deps"):
-        # Imported before (an earlier stack in this process, or unit tests): its clients point at
-        # another endpoint. Rebuild them with the environment just set, as the unit tests do.
-        module.deps = module.Dependencies()
-    else:
-        module = importlib.reload(module)
-    origin = Path(getattr(module, "__file__", "") or "").resolve().parent
-    if origin != spec.code_dir.resolve():
-        raise RuntimeError(
-            f"{spec.logical_id}: module {spec.module!r} was imported from {origin}, not {spec.code_dir}; "
-            "two functions' handler modules share a name, which one process cannot host"
-        )
-    return module
+def worker_setup(spec: FunctionSpec, region: str, env: dict[str, str], all_function_keys: set[str],
+                 hooks: list[tuple[str, tuple]] | None = None) -> WorkerSetup:
+    """The worker's environment: this process's (the stack's endpoint, credentials, region), without other
+    functions' variables, with the function's own on top."""
+    base = {key: value for key, value in os.environ.items() if key not in all_function_keys}
+    return WorkerSetup(function_name=spec.logical_id, paths=[str(path) for path in (*spec.layer_dirs, spec.code_dir)],
+                       module=spec.module, attribute=spec.attribute, memory_size=spec.memory_size, region=region,
+                       env={**base, **env}, hooks=list(hooks or []))
 
 
 def load_functions(logical_ids: list[str], resources: LocalResources, region: str,
                    set_env: Callable[[dict[str, str]], None] = os.environ.update,
-                   overrides: dict[str, dict[str, str]] | None = None, containers: Any = None) -> dict[str, LocalFunction]:
-    """Import each function's handler with its environment set (through ``set_env``); returns them by logical id.
+                   overrides: dict[str, dict[str, str]] | None = None, containers: Any = None,
+                   concurrency: Callable[[str], int] | None = None,
+                   hooks: dict[str, list[tuple[str, tuple]]] | None = None,
+                   runner_factory: Callable[[WorkerSetup, int], Runner] = ProcessRunner) -> dict[str, LocalFunction]:
+    """Each function with its environment and a runner (workers start on first use, or ``prewarm``).
 
-    With ``containers`` (a local_stack.containers.ContainerRuntime) nothing is imported: each function runs the
+    With ``containers`` (a local_stack.containers.ContainerRuntime) nothing runs here: each function runs the
     built artifact in SAM CLI's Lambda emulation instead, with the same environment and the same ``invoke``.
     """
     envs = environments(logical_ids, resources, overrides)
     if containers is not None:
         return containers.functions(envs)
-    for key, found in env_conflicts(envs).items():
-        log.warning("Functions give %s different values %s; a handler reading it at call time sees the last one", key, sorted(found))
+    all_keys = {key for env in envs.values() for key in env}
+    for logical_id in logical_ids:
+        set_env(envs[logical_id])  # for code in this process that reads them (see the module docstring)
+    clear_env_caches()
     loaded = {}
-    invocation_lock = threading.Lock()  # shared: see "Concurrency" in the module docstring
     for logical_id in logical_ids:
         spec = function_spec(logical_id)
-        set_env(envs[logical_id])
-        clear_env_caches()
-        module = _import_handler_module(spec)
-        loaded[logical_id] = LocalFunction(spec=spec, module=module, handler=getattr(module, spec.attribute), region=region,
-                                          lock=invocation_lock)
+        setup = worker_setup(spec, region, envs[logical_id], all_keys, (hooks or {}).get(logical_id))
+        limit = concurrency(logical_id) if concurrency else DEFAULT_CONCURRENCY
+        loaded[logical_id] = LocalFunction(spec=spec, region=region, runner=runner_factory(setup, limit), env=envs[logical_id])
     return loaded
 
 

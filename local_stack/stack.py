@@ -15,7 +15,11 @@ Local-only knobs (the CLI reads them from the environment, see __main__.py and t
 ``visibility_timeout`` replaces the queues' VisibilityTimeout (LOCAL_VISIBILITY_TIMEOUT),
 ``function_env`` adds or replaces function variables (LOCAL_FUNCTION_ENV), ``supplier_read_timeout``
 shortens the dispatcher's read timeout (LOCAL_SUPPLIER_READ_TIMEOUT), ``supplier_stub_timeout`` is
-how long the supplier stub's TIMEOUT scenario stays silent (SUPPLIER_STUB_TIMEOUT_SECONDS).
+how long the supplier stub's TIMEOUT scenario stays silent (SUPPLIER_STUB_TIMEOUT_SECONDS),
+``function_concurrency`` how many invocations of one function run in parallel, each in a worker
+process of its own (an int for every function or ``{"LogicalId": n}``; LOCAL_FUNCTION_CONCURRENCY;
+default ``functions.DEFAULT_CONCURRENCY``, template.yaml's ReservedConcurrentExecutions caps it),
+``prewarm`` starts one worker per function at start, in the background (``python -m local_stack`` does).
 
 One stack per process at a time: the environment and the handler modules are process-wide. A
 later stack in the same process (tests) works: handler modules already imported get their
@@ -35,7 +39,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local_stack.front import FrontServer, Gateway
-from local_stack.functions import LocalFunction, put_on_path, clear_env_caches, load_functions
+from local_stack.functions import DEFAULT_CONCURRENCY, LocalFunction, clear_env_caches, load_functions, put_on_path
 from local_stack.moto_patches import moto_fixes
 from local_stack.pollers import SqsPoller, StreamPoller
 from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
@@ -126,7 +130,8 @@ class LocalStack:
                  supplier_stub_port: int = 0, tenant_stub_port: int = 0, visibility_timeout: int | None = None,
                  function_env: dict[str, dict[str, str]] | None = None, supplier_read_timeout: float | None = None,
                  supplier_stub_timeout: float | None = None, lambda_runtime: str = "in-process", host: str | None = None,
-                 warm_containers: str = "EAGER", lambda_api_port: int = 0):
+                 warm_containers: str = "EAGER", lambda_api_port: int = 0,
+                 function_concurrency: int | dict[str, int] | None = None, prewarm: bool = False):
         if lambda_runtime not in LAMBDA_RUNTIMES:
             raise ValueError(f"lambda_runtime must be one of {', '.join(LAMBDA_RUNTIMES)}, not {lambda_runtime!r}")
         if lambda_runtime == "containers" and supplier_read_timeout is not None:
@@ -155,6 +160,8 @@ class LocalStack:
             # Silent for longer than the dispatcher waits (its read timeout), unless told otherwise.
             supplier_stub_timeout = DEFAULT_TIMEOUT_SECONDS if supplier_read_timeout is None else supplier_read_timeout + 2
         self.supplier_stub_timeout = supplier_stub_timeout
+        self.function_concurrency = function_concurrency
+        self.prewarm = prewarm
         self.resources: LocalResources | None = None
         self.functions: dict[str, LocalFunction] = {}
         self.routes: list[ApiRoute] = []
@@ -283,9 +290,12 @@ class LocalStack:
             assert self.docker is not None
             self._containers = ContainerRuntime(self.docker, REGION, endpoint_url=self.moto_url, warm=self.warm_containers)
         self.functions = load_functions(needed, self.resources, REGION, set_env=self._env.update, overrides=self._function_overrides(needed),
-                                        containers=self._containers)
-        if self.supplier_read_timeout is not None:
-            self._shorten_supplier_read_timeout(self.supplier_read_timeout)
+                                        containers=self._containers, concurrency=self._concurrency, hooks=self._worker_hooks(needed))
+        if self.prewarm:
+            for function in self.functions.values():
+                runner = getattr(function, "runner", None)  # in-process workers (containers warm up on their own)
+                if runner is not None:
+                    runner.prewarm()
 
         # Always (LOCAL_SEED=0 only skips the demo orders): without it nobody could call anything.
         seed_partner_registry(self.client("dynamodb"), self.client("secretsmanager"), self.resources.tables["PartnerRegistryTable"],
@@ -365,16 +375,22 @@ class LocalStack:
         self.supplier_stub.reset()
         self.tenant_stub.reset()
 
-    def _shorten_supplier_read_timeout(self, seconds: float) -> None:
-        """Local only: the dispatcher's read timeout is a constant (fibre_cafe/dal/supplier_api.py); set it on its client."""
-        changed = []
-        for function in self.functions.values():
-            api = getattr(getattr(getattr(function.module, "deps", None), "dispatch", None), "supplier_api", None)
-            if api is not None and isinstance(getattr(api, "timeout", None), tuple):
-                api.timeout = (api.timeout[0], float(seconds))
-                changed.append(function.logical_id)
-        if not changed:
-            raise RuntimeError("supplier_read_timeout: no function has deps.dispatch.supplier_api.timeout any more; update local_stack/stack.py")
+    def _worker_hooks(self, logical_ids: list[str]) -> dict[str, list[tuple[str, tuple]]]:
+        """Local only: the dispatcher's read timeout is a constant; each worker of a function that has the
+        dispatcher's supplier client shortens it after import (the others have none: the hook leaves them be)."""
+        if self.supplier_read_timeout is None:
+            return {}
+        return {logical_id: [("local_stack.worker:shorten_supplier_read_timeout", (float(self.supplier_read_timeout),))]
+                for logical_id in logical_ids}
+
+    def _concurrency(self, logical_id: str) -> int:
+        """Parallel invocations of a function: the stack's setting, capped by the template's reserved concurrency."""
+        setting = self.function_concurrency
+        limit = setting.get(logical_id, DEFAULT_CONCURRENCY) if isinstance(setting, dict) else (setting or DEFAULT_CONCURRENCY)
+        reserved = load_template()["Resources"][logical_id]["Properties"].get("ReservedConcurrentExecutions")
+        if isinstance(reserved, int) and reserved > 0:
+            limit = min(limit, reserved)
+        return int(limit)
 
     def _period(self, schedule: ScheduledEvent) -> float | None:
         if self.schedule_seconds is not None:
@@ -414,6 +430,10 @@ class LocalStack:
         if self._containers is not None:
             self._containers.stop()
             self._containers = None
+        for function in self.functions.values():
+            close = getattr(function, "close", None)  # in-process: its worker processes (containers stop above)
+            if close is not None:
+                close()
         if self._moto is not None:
             try:
                 self._moto.stop()

@@ -1,0 +1,119 @@
+"""One local Lambda "execution environment": a process that imports one function's handler and runs its invocations.
+
+Started by ``local_stack.functions.ProcessRunner`` as ``python -m local_stack.worker <fd>`` with the
+function's environment (template.yaml's variables on top of the stack's: moto endpoint, fake
+credentials, region), in the repository root. ``<fd>`` is its end of a socket pair to the stack.
+
+Protocol (``multiprocessing.connection`` messages, pickled):
+
+- stack -> worker, once: ``{"paths": [...], "module": ..., "attribute": ..., "function_name": ...,
+  "memory_size": ..., "region": ..., "hooks": [("module:function", args), ...]}``. The worker puts the
+  paths first on ``sys.path``, imports the handler module (its init, as Lambda's init phase: boto3
+  clients at import), runs the hooks on the module, answers ``("ready", None)`` or
+  ``("init_error", text)``.
+- stack -> worker, per invocation: ``(event_json, request_id, timeout_seconds)``; the answer is
+  ``("ok", result_json)`` or ``("error", {"type", "message"})`` (the traceback goes to stderr, as
+  Lambda logs it). Event and result travel as JSON, as they do in Lambda: an answer that is not
+  JSON-serialisable is an error, as it is there.
+- ``None`` (or the stack going away) ends the worker.
+
+One invocation at a time per worker, as in a Lambda execution environment: the handlers keep
+per-invocation state in module and class attributes (Powertools' resolver keeps the current event on
+``BaseRouter``; Loggers share formatter keys), which is safe only because of that.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+import uuid
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+class LambdaContext:
+    """The context object the Python runtime passes to a handler (the attributes Powertools reads)."""
+
+    def __init__(self, function_name: str, memory_size: int, region: str, request_id: str, timeout_seconds: float):
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:000000000000:function:{function_name}"
+        self.memory_limit_in_mb = memory_size
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = f"local/[$LATEST]{uuid.uuid4().hex}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def shorten_supplier_read_timeout(module: Any, seconds: float) -> None:
+    """Local only (LOCAL_SUPPLIER_READ_TIMEOUT): the dispatcher's read timeout is a constant
+    (fibre_cafe/dal/supplier_api.py); set it on its client."""
+    api = getattr(getattr(getattr(module, "deps", None), "dispatch", None), "supplier_api", None)
+    if api is None or not isinstance(getattr(api, "timeout", None), tuple):
+        raise RuntimeError("supplier_read_timeout: the module has no deps.dispatch.supplier_api.timeout any more; "
+                           "update local_stack/worker.py")
+    api.timeout = (api.timeout[0], float(seconds))
+
+
+def _run_hooks(module: Any, hooks: list[tuple[str, tuple]]) -> None:
+    for target, args in hooks:
+        hook_module, _, name = target.partition(":")
+        getattr(importlib.import_module(hook_module), name)(module, *args)
+
+
+def serve(conn: Connection) -> None:
+    setup = conn.recv()
+    try:
+        for path in reversed(setup["paths"]):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        module = importlib.import_module(setup["module"])
+        handler = getattr(module, setup["attribute"])
+        _run_hooks(module, setup.get("hooks") or [])
+    except BaseException:  # noqa: BLE001 - an init failure is reported, as Lambda reports Runtime.ImportModuleError
+        text = traceback.format_exc()
+        sys.stderr.write(f"{setup['function_name']}: init failed\n{text}")
+        conn.send(("init_error", text.strip().splitlines()[-1]))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        event_json, request_id, timeout_seconds = message
+        context = LambdaContext(setup["function_name"], setup["memory_size"], setup["region"], request_id, timeout_seconds)
+        try:
+            result = handler(json.loads(event_json), context)
+            answer = ("ok", json.dumps(result))
+        except Exception as exc:  # noqa: BLE001 - an invocation error is the caller's to map (502, retry, ...)
+            traceback.print_exc(file=sys.stderr)
+            answer = ("error", {"type": type(exc).__name__, "message": str(exc)[:2000]})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        conn.send(answer)
+
+
+def main(argv: list[str]) -> int:
+    conn = Connection(int(argv[1]))
+    try:
+        serve(conn)
+    finally:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main(sys.argv))
