@@ -98,19 +98,62 @@ class WorkerSetup:
                 "memory_size": self.memory_size, "region": self.region, "hooks": self.hooks}
 
 
+# A worker writes this line (and the request id) after each invocation's output: see _Worker._relay.
+END_OF_INVOCATION = "\x00local-stack-end-of-invocation "
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+
+
 class _Worker:
-    """One worker process and its connection."""
+    """One worker process, its connection, and the thread relaying its output.
+
+    What a function prints (Powertools' JSON log lines, tracebacks) comes back through a pipe and is
+    logged, line by line, on the logger ``local_stack.function.<LogicalId>`` (the level a JSON line names,
+    else WARNING): as CloudWatch collects a function's output. An invocation returns only after its
+    output has been relayed, so a caller that reads the logs after the answer finds the lines there.
+    """
 
     def __init__(self, setup: WorkerSetup):
         parent_end, child_end = socket.socketpair()
         try:
             self.process = subprocess.Popen([sys.executable, "-m", "local_stack.worker", str(child_end.fileno())],
-                                            pass_fds=[child_end.fileno()], env=setup.env, cwd=ROOT)
+                                            pass_fds=[child_end.fileno()], env={**setup.env, "PYTHONUNBUFFERED": "1"}, cwd=ROOT,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         finally:
             child_end.close()
         self.conn = Connection(parent_end.detach())
+        self.log = logging.getLogger(f"local_stack.function.{setup.function_name}")
+        self._relayed: dict[str, threading.Event] = {}
+        self._relayed_lock = threading.Lock()
+        threading.Thread(target=self._relay, name=f"output-{setup.function_name}", daemon=True).start()
         self.conn.send(setup.message())
         self.ready = False
+
+    def _relay(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if line.startswith(END_OF_INVOCATION):
+                self._event(line[len(END_OF_INVOCATION):]).set()
+                continue
+            level = logging.WARNING
+            if line.startswith("{"):
+                try:
+                    level = _LEVELS.get(str(json.loads(line).get("level", "INFO")).upper(), logging.INFO)
+                except (ValueError, AttributeError):
+                    pass
+            self.log.log(level, "%s", line)
+        with self._relayed_lock:
+            for event in self._relayed.values():
+                event.set()  # the process is gone: nobody waits for more output
+
+    def _event(self, request_id: str) -> threading.Event:
+        with self._relayed_lock:
+            return self._relayed.setdefault(request_id, threading.Event())
+
+    def _wait_relayed(self, request_id: str) -> None:
+        self._event(request_id).wait(5)
+        with self._relayed_lock:
+            self._relayed.pop(request_id, None)
 
     def wait_ready(self, function_name: str) -> None:
         answer = self._receive(INIT_TIMEOUT_SECONDS, f"{function_name}: the execution environment did not start in {INIT_TIMEOUT_SECONDS:g} s")
@@ -127,6 +170,7 @@ class _Worker:
             raise FunctionError(f"{function_name}: the execution environment is gone ({exc})", "Runtime.ExitError") from exc
         status, payload = self._receive(timeout_seconds + TIMEOUT_GRACE_SECONDS, f"{function_name}: Task timed out after {timeout_seconds:g} seconds",
                                         "Sandbox.Timedout")
+        self._wait_relayed(request_id)
         if status == "ok":
             return json.loads(payload)
         raise FunctionError(f"{function_name}: {payload['type']}: {payload['message']}", payload["type"])

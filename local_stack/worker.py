@@ -34,6 +34,8 @@ import uuid
 from multiprocessing.connection import Connection
 from typing import Any
 
+END_OF_INVOCATION = "\x00local-stack-end-of-invocation "  # local_stack/functions.py relays output up to it
+
 
 class LambdaContext:
     """The context object the Python runtime passes to a handler (the attributes Powertools reads)."""
@@ -100,8 +102,10 @@ def serve(conn: Connection) -> None:
         except Exception as exc:  # noqa: BLE001 - an invocation error is the caller's to map (502, retry, ...)
             traceback.print_exc(file=sys.stderr)
             answer = ("error", {"type": type(exc).__name__, "message": str(exc)[:2000]})
-        sys.stdout.flush()
         sys.stderr.flush()
+        # The stack returns the answer once it has relayed this invocation's output (local_stack/functions.py).
+        sys.stdout.write(f"{END_OF_INVOCATION}{request_id}\n")
+        sys.stdout.flush()
         conn.send(answer)
 
 
