@@ -7,8 +7,9 @@ JWKS under ``/auth``; for the API, route match on template.yaml's events (404 / 
 (``headers`` and ``multiValueHeaders`` merged as API Gateway merges them, base64 bodies decoded).
 A handler that raises or answers garbage gives 502, as API Gateway does for a failed Lambda.
 
-``FrontServer`` is a stdlib ``ThreadingHTTPServer`` (one thread per connection, HTTP/1.1 keep-alive)
-that reads bodies up to API Gateway's 10 MB limit (413 beyond) and writes ``Gateway`` answers.
+``FrontServer`` is werkzeug's threaded WSGI server (one thread per connection, the connection closed
+after each answer) with strict checks of the request's head and framing (see "the HTTP server" below);
+it reads bodies up to API Gateway's 10 MB limit (413 beyond) and writes ``Gateway`` answers.
 Errors of the front itself use the contract's error body ``{"uuid", "code", "messages"}`` and log
 the uuid. Nothing here logs headers, bodies, tokens or secrets: the access log has method, path
 (without query string), status and duration.
@@ -20,11 +21,15 @@ import base64
 import binascii
 import json
 import logging
+import re
+import socket
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable, Mapping
+from http import HTTPStatus
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHandler
 
 from local_stack.functions import LocalFunction
 from local_stack.proxy_events import match_route, proxy_event
@@ -34,10 +39,12 @@ from local_stack.tokens import JWKS_PATH, TOKEN_PATHS, InvalidAccessToken, Token
 log = logging.getLogger("local_stack")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-# An oversized body up to this size is read and dropped before the 413, so the client sees the
-# answer instead of a reset connection; beyond it the connection is closed unread.
-DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 JSON = "application/json"
+# Headers a request carries once: two values (in any letter case) are ambiguous, so the request is refused
+# (Authorization's duplicates are the authorizer's 401, in Gateway.authorize).
+SINGLE_VALUED_HEADERS = ("X-Request-ID", "X-Conversation-ID")
+# Methods the front knows (API Gateway's); any other is 501, a known one a resource lacks 405.
+KNOWN_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 # Set by the front, never copied from a handler's answer.
 HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"})
 
@@ -57,6 +64,12 @@ def error_reply(status: int, code: str, messages: list[str], headers: Iterable[t
     body = ErrorBody.new(ErrorCode(code), messages)
     log.info("answered %d %s error_uuid=%s", status, code, body.uuid)
     return Reply(status, [("Content-Type", JSON), *headers], body.model_dump_json().encode(), close)
+
+
+def method_not_allowed(method: str, allowed: str) -> Reply:
+    """405 for a method this resource does not have; the contract's code for it is NOT_IMPLEMENTED."""
+    return error_reply(405, "NOT_IMPLEMENTED", [f"Method {method} is not allowed on this resource - accepted methods are {allowed}"],
+                       [("Allow", allowed)])
 
 
 def json_reply(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Reply:
@@ -100,20 +113,22 @@ class Gateway:
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str = "127.0.0.1") -> Reply:
         method = method.upper()
+        if method not in KNOWN_METHODS:
+            return error_reply(501, "NOT_IMPLEMENTED", [f"Method {method[:20]} is not implemented"], [("Allow", ", ".join(KNOWN_METHODS))])
         url = urlsplit(target)
         path = unquote(url.path) or "/"
         if path in TOKEN_PATHS:
             if method != "POST":
-                return error_reply(405, "NOT_FOUND", [f"Method {method} is not allowed here - use POST"], [("Allow", "POST")])
+                return method_not_allowed(method, "POST")
             answer = self.tokens.token_endpoint(TOKEN_PATHS[path], _header(headers, "Content-Type"), body, _header(headers, "Authorization"))
             return json_reply(answer.status, answer.body, answer.headers.items())
         if path in DOCS_PATHS:
             if method not in ("GET", "HEAD"):
-                return error_reply(405, "NOT_FOUND", [f"Method {method} is not allowed here - use GET"], [("Allow", "GET")])
+                return method_not_allowed(method, "GET")
             return docs_reply(path)
         if path == JWKS_PATH:
             if method not in ("GET", "HEAD"):
-                return error_reply(405, "NOT_FOUND", [f"Method {method} is not allowed here - use GET"], [("Allow", "GET")])
+                return method_not_allowed(method, "GET")
             return json_reply(200, self.tokens.jwks(), [("Cache-Control", "public, max-age=300")])
 
         found = self._route(method, path)
@@ -121,24 +136,13 @@ class Gateway:
             return found
         route = found
 
-        claims = None
-        if not route.public:
-            authorizations = _headers_named(headers, "Authorization")
-            try:
-                if len(authorizations) > 1:
-                    raise InvalidAccessToken("Send one Authorization header")
-                claims = self.tokens.verify(authorizations[0] if authorizations else None)
-            except InvalidAccessToken as exc:
-                challenge = 'Bearer realm="fibre-cafe"' + (', error="invalid_token"' if authorizations else "")
-                return error_reply(401, "NOT_AUTHORISED", [str(exc)], [("WWW-Authenticate", challenge)])
-            if route.scopes and not granted_scopes(claims) & set(route.scopes):
-                # 401, not 403: API Gateway's COGNITO_USER_POOLS authorizer answers a scope mismatch with
-                # 401 Unauthorized (its UNAUTHORIZED gateway response); see README, "Error answers at the edge".
-                needed = " or ".join(route.scopes)
-                return error_reply(
-                    401, "NOT_AUTHORISED", [f"The access token does not grant the scope this API needs ({needed})"],
-                    [("WWW-Authenticate", f'Bearer realm="fibre-cafe", error="insufficient_scope", scope="{" ".join(route.scopes)}"')],
-                )
+        decision = self.authorize(route, headers)
+        if isinstance(decision, Reply):
+            return decision
+        claims = decision
+        duplicated = [name for name in SINGLE_VALUED_HEADERS if len(_headers_named(headers, name)) > 1]
+        if duplicated:
+            return error_reply(400, "MALFORMED_REQUEST", [f"Send one {name} header" for name in duplicated])
 
         header_values: dict[str, list[str]] = {}
         for name, value in headers:
@@ -162,15 +166,37 @@ class Gateway:
         reply.headers.append(("x-amzn-RequestId", request_id))
         return reply
 
+    def authorize(self, route: ApiRoute, headers: list[tuple[str, str]]) -> dict[str, Any] | None | Reply:
+        """The authorizer's decision for a request on ``route``: the verified claims (None for a public route),
+        or the refusal (401 without a usable token, 401 without the route's scope). Every authorization
+        decision of the front is here."""
+        if route.public:
+            return None
+        authorizations = _headers_named(headers, "Authorization")
+        try:
+            if len(authorizations) > 1:
+                raise InvalidAccessToken("Send one Authorization header")
+            claims = self.tokens.verify(authorizations[0] if authorizations else None)
+        except InvalidAccessToken as exc:
+            challenge = 'Bearer realm="fibre-cafe"' + (', error="invalid_token"' if authorizations else "")
+            return error_reply(401, "NOT_AUTHORISED", [str(exc)], [("WWW-Authenticate", challenge)])
+        if route.scopes and not granted_scopes(claims) & set(route.scopes):
+            # 401, not 403: API Gateway's COGNITO_USER_POOLS authorizer answers a scope mismatch with
+            # 401 Unauthorized (its UNAUTHORIZED gateway response); see README, "Error answers at the edge".
+            needed = " or ".join(route.scopes)
+            return error_reply(
+                401, "NOT_AUTHORISED", [f"The access token does not grant the scope this API needs ({needed})"],
+                [("WWW-Authenticate", f'Bearer realm="fibre-cafe", error="insufficient_scope", scope="{" ".join(route.scopes)}"')],
+            )
+        return claims
+
     def _route(self, method: str, path: str) -> ApiRoute | Reply:
         matching = [route for route in self.routes if match_route(route.path, path) is not None]
         if not matching:
             return error_reply(404, "NOT_FOUND", ["No such resource"])
         allowed = [route for route in matching if route.method in (method, "ANY")]
         if not allowed:
-            methods = ", ".join(sorted({route.method for route in matching}))
-            return error_reply(405, "NOT_FOUND", [f"Method {method} is not allowed on this resource - accepted methods are {methods}"],
-                               [("Allow", methods)])
+            return method_not_allowed(method, ", ".join(sorted({route.method for route in matching})))
         # API Gateway prefers the most specific resource: literal segments over {param} over {proxy+}.
         return min(allowed, key=lambda route: (route.path.count("+}"), route.path.count("{"), route.method == "ANY"))
 
@@ -206,145 +232,237 @@ def _proxy_reply(answer: Any) -> Reply:
     return Reply(answer["statusCode"], pairs, data)
 
 
-class _BodyError(Exception):
-    def __init__(self, reply: Reply):
-        super().__init__(reply.status)
-        self.reply = reply
+# ---------------------------------------------------------------------------------------------- the HTTP server
+#
+# Werkzeug's WSGI server (installed with moto) reads the request: the stdlib's http.server parses the request
+# line and headers, werkzeug builds the WSGI environ and de-chunks bodies, and closes the connection after
+# every answer (no keep-alive: a request can never be read from what another request left on the socket).
+# Neither refuses everything RFC 9112 says a server must not accept, so before a request reaches the
+# gateway, ``_StrictRequestHandler`` *checks* (does not re-parse) what they read:
+#
+# - each raw line of the request head: no bare CR, no NUL or other control character, no obs-fold (a
+#   line starting with space or tab), a header name that is a token directly followed by ":";
+# - the framing: Transfer-Encoding exactly ``chunked`` (another coding: 501), never with Content-Length,
+#   at most one of each; Content-Length digits only;
+# - chunk sizes: 1 to 16 hex digits (optionally ``;extension``), nothing else (werkzeug's ``int(x, 16)``
+#   takes ``+5``, ``0_5`` and ``0x5``; ``-5`` is refused by it).
+#
+# A refusal is a 400 (501 for an unknown transfer coding, 413 for a body over API Gateway's 10 MB) in
+# the contract's error body, and the connection is closed.
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
+_REQUEST_LINE = re.compile(rb"[\x21-\x7e]+ [\x21-\x7e\x80-\xff]+ HTTP/\d\.\d")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[^\r\n]*)?\r?\n")
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "FibreCafeLocal/1.0"
-    timeout = 30  # an idle keep-alive connection is closed after this
-    # Headers and body leave in one write (handle_one_request flushes), and without Nagle's delay.
-    wbufsize = 1 << 16
+class MalformedRequest(Exception):
+    """The request's framing is refused; the message is safe to show the caller."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def check_head_line(line: bytes) -> None:
+    """One raw header line as read from the socket (with its line end)."""
+    content = line[:-2] if line.endswith(b"\r\n") else line[:-1] if line.endswith(b"\n") else line
+    if b"\r" in content or b"\n" in content:
+        raise MalformedRequest("Malformed request header: a bare CR is not allowed")
+    if b"\x00" in content:
+        raise MalformedRequest("Malformed request header: NUL is not allowed")
+    if content[:1] in (b" ", b"\t"):
+        raise MalformedRequest("Malformed request header: line folding (obs-fold) is not allowed")
+    name, colon, value = content.partition(b":")
+    if not colon or not _TOKEN.fullmatch(name):
+        raise MalformedRequest("Malformed request header: a header name must be a token followed by a colon")
+    if not _FIELD_VALUE.fullmatch(value):
+        raise MalformedRequest("Malformed request header: control characters are not allowed in a header value")
+
+
+def check_framing(headers: list[tuple[str, str]]) -> tuple[int | None, bool]:
+    """(declared Content-Length, chunked) of a request whose header lines passed ``check_head_line``."""
+    encodings = [value.strip() for name, value in headers if name.lower() == "transfer-encoding"]
+    lengths = [value.strip() for name, value in headers if name.lower() == "content-length"]
+    if encodings and lengths:
+        raise MalformedRequest("Send Content-Length or Transfer-Encoding, not both")
+    if encodings:
+        if len(encodings) > 1 or encodings[0].lower() != "chunked":
+            raise MalformedRequest("Only Transfer-Encoding: chunked is supported", 501)
+        return None, True
+    if not lengths:
+        return None, False
+    if len(set(lengths)) != 1 or not lengths[0].isascii() or not lengths[0].isdigit() or len(lengths[0]) > 18:
+        raise MalformedRequest("Invalid Content-Length header")
+    return int(lengths[0]), False
+
+
+class _StrictDechunkedInput(DechunkedInput):
+    """Werkzeug's de-chunking, with RFC 9112's chunk-size grammar enforced."""
+
+    def read_chunk_len(self) -> int:
+        line = self._rfile.readline(1024)
+        match = _CHUNK_SIZE.fullmatch(line)
+        if match is None:
+            raise OSError("Malformed chunk size")
+        return int(match.group(1), 16)
+
+
+class _RecordingReader:
+    """Hands the stdlib's header parser the socket's lines, keeping a copy of each to check."""
+
+    def __init__(self, rfile: Any):
+        self._rfile = rfile
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self._rfile.readline(limit)
+        self.lines.append(line)
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rfile, name)
+
+
+class _StrictRequestHandler(WSGIRequestHandler):
+    timeout = 30  # a client that sends nothing is dropped after this
     disable_nagle_algorithm = True
-    server: "FrontServer"
 
-    def _serve(self) -> None:
-        started = time.monotonic()
+    @property
+    def server_version(self) -> str:  # type: ignore[override]
+        return "FibreCafeLocal/1.0"
+
+    def parse_request(self) -> bool:
+        recorder = _RecordingReader(self.rfile)
+        self.rfile = recorder  # type: ignore[assignment]
         try:
-            body = self._read_body()
-        except _BodyError as exc:
-            reply = exc.reply
-        else:
-            reply = self.server.gateway.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
-        self._write(reply)
-        log.info("%s %s -> %d (%.0f ms)", self.command, urlsplit(self.path).path[:200], reply.status, (time.monotonic() - started) * 1000)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
-
-    def _declared_length(self) -> int | None:
-        lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
-        if not lengths:
-            return None
-        if len(lengths) != 1 or not next(iter(lengths)).isdigit():
-            raise _BodyError(error_reply(400, "MALFORMED_REQUEST", ["Invalid Content-Length header"], close=True))
-        return int(next(iter(lengths)))
-
-    def _too_large(self, close: bool) -> _BodyError:
-        return _BodyError(error_reply(413, "MALFORMED_REQUEST", [f"The request body is larger than {MAX_BODY_BYTES} bytes"], close=close))
-
-    def _read_body(self) -> bytes:
-        encoding = self.headers.get("Transfer-Encoding")
-        if encoding is not None:
-            if encoding.strip().lower() != "chunked":
-                raise _BodyError(error_reply(501, "NOT_IMPLEMENTED", ["Only chunked Transfer-Encoding is supported"], close=True))
-            if self.headers.get("Content-Length") is not None:
-                raise _BodyError(error_reply(400, "MALFORMED_REQUEST", ["Send Content-Length or Transfer-Encoding, not both"], close=True))
-            return self._read_chunked()
-        length = self._declared_length()
-        if not length:
-            return b""
-        if length > MAX_BODY_BYTES:
-            if length <= DRAIN_LIMIT_BYTES:
-                self._drain(length)
-                raise self._too_large(close=False)
-            raise self._too_large(close=True)
-        body = self.rfile.read(length)
-        if len(body) < length:
-            raise _BodyError(error_reply(400, "MALFORMED_REQUEST", ["The request body is shorter than its Content-Length"], close=True))
-        return body
-
-    def _drain(self, length: int) -> None:
-        while length > 0:
-            chunk = self.rfile.read(min(length, 1 << 20))
-            if not chunk:
-                break
-            length -= len(chunk)
-
-    def _read_chunked(self) -> bytes:
-        incomplete = _BodyError(error_reply(400, "MALFORMED_REQUEST", ["Malformed chunked request body"], close=True))
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise incomplete from None
-            if size == 0:
-                while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers are ignored
-                return b"".join(parts)
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise self._too_large(close=True)
-            data = self.rfile.read(size)
-            if len(data) < size or self.rfile.readline(8) not in (b"\r\n", b"\n"):
-                raise incomplete
-            parts.append(data)
+            if not super().parse_request():
+                return False
+        finally:
+            self.rfile = recorder._rfile
+        try:
+            if not _REQUEST_LINE.fullmatch(self.raw_requestline.rstrip(b"\r\n")) or b"\r" in self.raw_requestline.rstrip(b"\r\n"):
+                raise MalformedRequest("Malformed request line")
+            for line in recorder.lines:
+                if line not in (b"\r\n", b"\n"):
+                    check_head_line(line)
+            self.framing = check_framing(list(self.headers.items()))
+        except MalformedRequest as exc:
+            self._refuse(exc)
+            return False
+        return True
 
     def handle_expect_100(self) -> bool:
-        # Refuse an oversized body before the client sends it (curl asks with Expect: 100-continue).
+        # Refuse a bad or oversized body before the client sends it (curl asks with Expect: 100-continue);
+        # otherwise werkzeug answers 100 Continue when the request runs.
         try:
-            length = self._declared_length()
-        except _BodyError as exc:
-            self._write(exc.reply)
+            length, _chunked = check_framing(list(self.headers.items()))
+        except MalformedRequest as exc:
+            self._refuse(exc)
             return False
         if length is not None and length > MAX_BODY_BYTES:
-            self._write(self._too_large(close=True).reply)
+            self._refuse(MalformedRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes", 413))
             return False
-        return super().handle_expect_100()
+        return True
 
-    def _write(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        if reply.close:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD" and reply.status not in (204, 304):
-            self.wfile.write(reply.body)
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        environ["fibre_cafe.headers"] = list(self.headers.items())  # every header, in order, duplicates kept
+        environ["fibre_cafe.framing"] = getattr(self, "framing", (None, False))
+        if environ["fibre_cafe.framing"][1]:
+            environ["wsgi.input"] = _StrictDechunkedInput(self.rfile)
+        return environ
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own refusals (bad request line, unknown method, huge headers) in the contract's error body."""
-        error_code = "NOT_IMPLEMENTED" if code == 501 else "GATEWAY_FAULT" if code >= 500 else "MALFORMED_REQUEST"
+    def _refuse(self, exc: MalformedRequest) -> None:
+        code = "NOT_IMPLEMENTED" if exc.status == 501 else "MALFORMED_REQUEST"
+        self._write_reply(error_reply(exc.status, code, [str(exc)], close=True))
+        log.info("refused a request: %d %s", exc.status, exc)
+
+    def _write_reply(self, reply: Reply) -> None:
+        self.close_connection = True
         try:
-            self._write(error_reply(code, error_code, [message or "The request could not be read"], close=True))
+            self.send_response(reply.status)
+            for name, value in reply.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(reply.body)
+            self.wfile.flush()
         except OSError:
             pass
-        self.close_connection = True
 
-    def version_string(self) -> str:
-        return self.server_version
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, huge headers, ...) in the contract's error body."""
+        error_code = "NOT_IMPLEMENTED" if code == 501 else "GATEWAY_FAULT" if code >= 500 else "MALFORMED_REQUEST"
+        self._write_reply(error_reply(code, error_code, [message or "The request could not be read"], close=True))
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        pass  # the WSGI app logs each request without its query string (which may carry secrets)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-        pass  # _serve logs each request without its query string (which may carry secrets)
+        pass
 
 
-class FrontServer(ThreadingHTTPServer):
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length, chunked = environ["fibre_cafe.framing"]
+    stream = environ["wsgi.input"]
+    if chunked:
+        try:
+            body = stream.read(MAX_BODY_BYTES + 1)
+        except OSError as exc:
+            raise MalformedRequest("Malformed chunked request body") from exc
+        if len(body) > MAX_BODY_BYTES:
+            raise MalformedRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes", 413)
+        return body
+    if not length:
+        return b""
+    if length > MAX_BODY_BYTES:
+        raise MalformedRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes", 413)
+    body = stream.read(length)
+    if len(body) < length:
+        raise MalformedRequest("The request body is shorter than its Content-Length")
+    return body
+
+
+class FrontServer(ThreadedWSGIServer):
+    """Werkzeug's threaded WSGI server (a thread per connection) with the strict checks above, serving ``gateway``."""
+
     daemon_threads = True
     allow_reuse_address = True
-    # socketserver's default listen backlog is 5: 32 clients connecting at once overflowed it and some got
-    # "connection reset by peer" (tests/reliability/test_http_concurrency.py).
+    # 32 clients connecting at once must not overflow the listen backlog (tests/reliability/test_http_concurrency.py).
     request_queue_size = 128
 
     def __init__(self, host: str, port: int):
-        super().__init__((host, port), _RequestHandler)
         self.gateway: Gateway | None = None
+        # Bound here, so a busy port is an OSError (EADDRINUSE) for the caller; werkzeug would print and exit.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(self.request_queue_size)
+            super().__init__(host, port, self._app, handler=_StrictRequestHandler, fd=listener.fileno())
+        finally:
+            listener.close()  # werkzeug holds its own duplicate of the socket
+        self.port: int = self.server_address[1]
 
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
+        log.warning("front: %s", message % args if args else message)
+
+    def _app(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        started = time.monotonic()
+        method, target = environ["REQUEST_METHOD"], environ.get("RAW_URI") or environ["PATH_INFO"]
+        try:
+            body = _read_body(environ)
+        except MalformedRequest as exc:
+            reply = error_reply(exc.status, "NOT_IMPLEMENTED" if exc.status == 501 else "MALFORMED_REQUEST", [str(exc)], close=True)
+        else:
+            assert self.gateway is not None, "the stack sets the gateway before serving"
+            reply = self.gateway.handle(method, target, environ["fibre_cafe.headers"], body, environ.get("REMOTE_ADDR", "127.0.0.1"))
+        headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
+        start_response(f"{reply.status} {HTTPStatus(reply.status).phrase if reply.status in _STATUSES else ''}".strip(), headers)
+        log.info("%s %s -> %d (%.0f ms)", method, urlsplit(target).path[:200], reply.status, (time.monotonic() - started) * 1000)
+        return [b"" if method == "HEAD" or reply.status in (204, 304) else reply.body]
+
+
+_STATUSES = {status.value for status in HTTPStatus}

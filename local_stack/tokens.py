@@ -4,8 +4,15 @@
 client-credentials access tokens at ``POST /auth/tenant/access-token`` and
 ``POST /auth/supplier/access-token`` (RFC 6749 section 4.4: form body or HTTP Basic client
 authentication; errors as RFC 6749 section 5.2 JSON), publishes the public key as JWKS, and verifies
-Bearer tokens the way the API's authorizer would: RS256 only (so ``alg: none`` and HS256 tokens
-are refused), signature against this key, expiry, issuer, audience, ``token_use == "access"``.
+Bearer tokens the way the API's authorizer would, strictly (``TokenAuthority.verify``, one rule each):
+
+- the token is three canonical base64url segments (no padding, no characters outside the alphabet,
+  no non-zero spare bits: ``sig==`` or a changed last character that decodes to the same bytes is refused);
+- RS256 only (so ``alg: none`` and HS256 tokens are refused), the ``kid`` of this key, the signature;
+- ``exp`` and ``iat`` are JSON numbers (not strings, not booleans); the token is not expired, not issued in
+  the future, and lives at most ``MAX_TOKEN_LIFETIME_SECONDS`` (``exp - iat``, and ``exp`` from now);
+- ``iss`` is exactly this issuer and ``aud`` exactly the audience string (not a list holding it);
+- ``token_use == "access"``, ``sub`` and ``client_id`` are strings.
 
 Nothing here logs a token or a secret.
 """
@@ -33,6 +40,9 @@ ClientKind = Literal["tenant", "supplier"]
 
 AUDIENCE = "fibre-cafe-api"
 TOKEN_LIFETIME_SECONDS = 3600
+# The longest lifetime a token may claim (Cognito's access tokens live at most a day); tokens issued here live an hour.
+MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
+CLOCK_SKEW_SECONDS = 30
 # The development clients' shared secret (README, "Try it"). Local only: nothing real is behind it.
 DEV_CLIENT_SECRET = "local-dev-secret"
 # Each token endpoint issues only to its kind of client, and only its scope.
@@ -169,33 +179,71 @@ class TokenAuthority:
 
     # ---------------------------------------------------------------- verifying
 
-    def verify(self, authorization: str | None) -> dict[str, Any]:
-        """The claims of the request's Bearer access token, or InvalidAccessToken."""
+    def verify(self, authorization: str | None, now: float | None = None) -> dict[str, Any]:
+        """The claims of the request's Bearer access token, or InvalidAccessToken (the rules: module docstring)."""
         if not authorization:
             raise InvalidAccessToken("No access token - send Authorization: Bearer <token>")
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or " " in token:
             raise InvalidAccessToken("The Authorization header must be Bearer <token>")
+        invalid = InvalidAccessToken("The access token is not valid")
+        segments = token.split(".")
+        if len(segments) != 3 or not all(_canonical_base64url(segment) for segment in segments):
+            raise invalid
         try:
             header = jwt.get_unverified_header(token)
-            if header.get("kid") != self.kid:
-                raise InvalidAccessToken("The access token is not valid")
-            claims = jwt.decode(
-                token,
-                self.public_key,
-                algorithms=["RS256"],
-                audience=self.audience,
-                issuer=self.issuer,
-                options={"require": ["exp", "iat", "iss", "aud", "sub", "client_id", "token_use"], "verify_iat": True},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise InvalidAccessToken("The access token has expired") from exc
+            if header.get("kid") != self.kid or header.get("alg") != "RS256":
+                raise invalid
+            # PyJWT checks the signature; the claims are checked below, strictly (PyJWT's checks take "exp": "123"
+            # and an audience list).
+            claims = jwt.decode(token, self.public_key, algorithms=["RS256"],
+                                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False, "verify_iss": False})
         except jwt.PyJWTError as exc:
-            raise InvalidAccessToken("The access token is not valid") from exc
-        if claims.get("token_use") != "access":
-            raise InvalidAccessToken("The token is not an access token")
+            raise invalid from exc
+        if not isinstance(claims, dict):
+            raise invalid
+        _check_claims(claims, self.issuer, self.audience, time.time() if now is None else now)
         return claims
+
+
+def _canonical_base64url(segment: str) -> bool:
+    """RFC 7515's base64url without padding, in its one canonical spelling."""
+    if not segment or any(c not in _BASE64URL for c in segment) or len(segment) % 4 == 1:
+        return False
+    decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() == segment
+
+
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+
+
+def _check_claims(claims: dict[str, Any], issuer: str, audience: str, now: float) -> None:
+    invalid = InvalidAccessToken("The access token is not valid")
+    for name in ("exp", "iat", "iss", "aud", "sub", "client_id", "token_use"):
+        if name not in claims:
+            raise invalid
+    exp, iat = claims["exp"], claims["iat"]
+    if not _is_number(exp) or not _is_number(iat):
+        raise invalid
+    if claims["iss"] != issuer or not isinstance(claims["iss"], str):
+        raise invalid
+    if not isinstance(claims["aud"], str) or claims["aud"] != audience:
+        raise invalid
+    if not isinstance(claims["sub"], str) or not isinstance(claims["client_id"], str):
+        raise invalid
+    if claims["token_use"] != "access":
+        raise InvalidAccessToken("The token is not an access token")
+    if iat > now + CLOCK_SKEW_SECONDS or exp <= iat:
+        raise invalid
+    if exp - iat > MAX_TOKEN_LIFETIME_SECONDS or exp > now + MAX_TOKEN_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS:
+        raise invalid
+    if exp <= now:
+        raise InvalidAccessToken("The access token has expired")
 
 
 def claims_as_strings(claims: Mapping[str, Any]) -> dict[str, str]:
