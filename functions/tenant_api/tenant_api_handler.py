@@ -14,9 +14,18 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from pydantic import BeforeValidator
 
 from fibre_cafe.api.identity import use_client_registry
-from fibre_cafe.api.http import JSON_CONTENT_TYPE, TRACE_HEADER_PATTERN, TRACE_HEADER_RULES, build_resolver, documented_responses, resolve
+from fibre_cafe.api.http import (
+    JSON_CONTENT_TYPE,
+    TRACE_HEADER_PATTERN,
+    TRACE_HEADER_RULES,
+    build_resolver,
+    canonical_id,
+    documented_responses,
+    resolve,
+)
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
@@ -43,7 +52,7 @@ MAX_BODY_BYTES = 16 * 1024
 
 app = build_resolver(
     {**ACCEPTED_VALUES, **TRACE_HEADER_RULES,
-     "id": f"a whole number from 1 to {MAX_SAFE_INTEGER}"},
+     "id": f"digits only, a whole number from 1 to {MAX_SAFE_INTEGER} without leading zeros or sign"},
     body_fields=tuple(ServiceOrderCancellationRequest.model_fields),
 )
 
@@ -126,7 +135,7 @@ def create_service_order_cancellation(
     tags=["Service order cancellations"],
 )
 def get_service_order_cancellation(
-    id: Annotated[int, Path(ge=1, le=MAX_SAFE_INTEGER, description="The cancellation id the 201 returned")],  # noqa: A002
+    id: Annotated[int, BeforeValidator(canonical_id), Path(ge=1, le=MAX_SAFE_INTEGER, description="The cancellation id the 201 returned")],  # noqa: A002
     x_request_id: Annotated[str | None, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN)] = None,
     x_conversation_id: Annotated[str | None, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN)] = None,
 ):

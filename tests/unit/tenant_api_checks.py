@@ -39,6 +39,17 @@ def assert_error_body(body: Any, code: str) -> None:
     assert body["code"] == code, body
     assert isinstance(body["messages"], list) and body["messages"], body
     assert all(isinstance(message, str) and message.strip() for message in body["messages"]), body
+    assert_no_python_internals(body["messages"])
+
+
+# What would show Python's internals to a client (issue 13: "no Python internals in any message").
+PYTHON_INTERNALS = ("Traceback", "sys.", "set_int_max_str_digits", "Exceeds the limit", "object at 0x", "<class", "NoneType", "pydantic",
+                    "__", "Value error,", "ValidationError", "Error(", "dict_type", "model_type", "int_parsing", "str_type")
+
+
+def assert_no_python_internals(messages: list[str]) -> None:
+    leaks = [(marker, message) for message in messages for marker in PYTHON_INTERNALS if marker in message]
+    assert not leaks, leaks
 
 
 def assert_error(answer: tuple, status: int, code: str, *named: str) -> list[str]:

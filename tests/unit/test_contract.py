@@ -118,11 +118,34 @@ def test_order_id_whole_number_in_range_is_accepted(api, orders, subtests):
             assert_created(api("POST", PATH, body=body_with(orderId=order_id)), orderId=order_id)
 
 
-def test_order_id_written_as_a_whole_float_is_accepted_as_an_integer(api, order_123):
-    """``123.0`` is the JSON number 123 (JSON has one number type): accepted, echoed as ``123``."""
-    status, body, headers = api("POST", PATH, raw_body='{"orderId": 123.0, "reasonCode": "OTHER"}')
-    assert_created((status, body, headers), orderId=123)
-    assert type(body["orderId"]) is int
+def test_order_id_written_with_a_fraction_or_exponent_is_refused_even_when_whole(api, orders, aws_view, subtests):
+    """Decision (issue 13): integer fields take JSON integers only. ``999999.00000000000001`` reads as the float
+    999999.0, so a whole-float rule took it for order 999999."""
+    orders(123)
+    orders(999999)
+    for raw in ["123.0", "1.23e2", "123e0", "999999.00000000000001", "999999.0"]:
+        with subtests.test(order_id=raw):
+            messages = assert_error(api("POST", PATH, raw_body=f'{{"orderId": {raw}, "reasonCode": "OTHER"}}'), 400, "MALFORMED_REQUEST")
+            assert messages == [f"Invalid value for field orderId - accepted values are a JSON integer (no fraction or exponent) "
+                                f"from 1 to {MAX_SAFE_INTEGER}"]
+    assert aws_view.cancellation_items() == []
+
+
+def test_a_method_the_resource_lacks_is_405_not_implemented_in_the_handler(api, subtests):
+    """The handler's own resolver (not only the local front) answers 405 with the contract's NOT_IMPLEMENTED."""
+    for method, path, allowed in [("DELETE", f"{PATH}/1", "GET"), ("PUT", f"{PATH}/1", "GET"), ("PATCH", PATH, "POST"), ("GET", PATH, "POST")]:
+        with subtests.test(method=method, path=path):
+            status, body, headers = api(method, path, body={"orderId": 123, "reasonCode": "OTHER"} if method != "DELETE" else None)
+            assert status == 405, body
+            assert_error_body(body, "NOT_IMPLEMENTED")
+            assert headers.get("Allow") == allowed
+    assert_error(api("GET", "/no-such-thing", resource="/no-such-thing"), 404, "NOT_FOUND")
+
+
+def test_a_5000_digit_order_id_gets_a_clean_message(api, order_123):
+    messages = assert_error(api("POST", PATH, raw_body='{"orderId": ' + "9" * 5000 + ', "reasonCode": "OTHER"}'), 400, "MALFORMED_REQUEST")
+    assert messages == ["Request body is not valid JSON: a number with 5000 digits is longer than the 100 digits accepted"]
+    assert not any(word in message for message in messages for word in ("sys.", "set_int_max_str_digits", "Exceeds the limit"))
 
 
 BAD_ORDER_IDS = ["0", "-1", "9007199254740992", "1.5", '"123"', "true", "false", "null", "1e400", "-1e400", "1" + "0" * 30, "[123]",
@@ -462,7 +485,8 @@ def test_get_another_tenants_cancellation_answers_exactly_like_an_unknown_id(api
 
 
 def test_get_with_an_id_that_is_not_a_whole_number_from_1_to_2_53_minus_1_is_malformed(api, subtests):
-    for cancellation_id in ["abc", "0", "-1", "1.5", "1e3", str(MAX_SAFE_INTEGER + 1), "9" * 40, "%20", "0x10"]:
+    for cancellation_id in ["abc", "0", "-1", "1.5", "1e3", str(MAX_SAFE_INTEGER + 1), "9" * 40, "%20", "0x10",
+                            "1.0", "01", "+1", " 1", "1 ", "1_0", "\uff11", "\u0661", "9" * 5000]:
         with subtests.test(id=cancellation_id):
             assert_error(api("GET", f"{PATH}/{cancellation_id}"), 400, "MALFORMED_REQUEST", "id")
 

@@ -48,13 +48,13 @@ def test_sequential_replay_gets_the_identical_answer_and_creates_nothing(api, or
     "raw",
     [
         '{"text": "Delivery too long", "reasonCode": "CUSTOMER_CHANGED_MIND", "orderId": 123, "supplier": "DUMMY_SUPPLIER"}',
-        '{ "supplier" : "DUMMY_SUPPLIER" ,\n "orderId" : 123.0 , "reasonCode":"CUSTOMER_CHANGED_MIND","text":"Delivery too long" }',
+        '{ "supplier" : "DUMMY_SUPPLIER" ,\n "orderId" : 123 , "reasonCode":"CUSTOMER_CHANGED_MIND","text":"Delivery too long" }',
         '{"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}',
     ],
-    ids=["key-order", "whitespace-and-123.0", "same-bytes"],
+    ids=["key-order", "whitespace", "same-bytes"],
 )
 def test_replay_compares_the_request_not_its_formatting(api, orders, aws_view, raw):
-    """Decision: a retry is the same request if it parses to the same values (key order, spacing, ``123.0``)."""
+    """Decision: a retry is the same request if it parses to the same values (key order, spacing)."""
     orders(123)
     first = api("POST", PATH, body=EXAMPLE, headers=SAME)
     again = api("POST", PATH, raw_body=raw, headers=SAME)

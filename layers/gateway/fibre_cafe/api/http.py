@@ -43,6 +43,14 @@ TRACE_HEADER_RULE = "1 to 255 visible ASCII characters"
 TRACE_HEADER_RULES = {"X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TRACE_HEADER_RULE}
 
 
+def canonical_id(value: Any) -> Any:
+    """A path id as digits only, in canonical form (``1``, not ``01``, ``+1``, ``1.0`` or `` 1``): one id,
+    one spelling. The int's own range check follows (pydantic)."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and value[:1] != "0"):
+        raise ValueError("not a canonical id")
+    return value
+
+
 def error_response(status: int, code: ErrorCode, messages: list[str], headers: Mapping[str, str] | None = None) -> Response:
     body = ErrorBody.new(code, messages)
     count("GatewayFaults" if status >= 500 else "RequestsRefused", code=code.value)
@@ -149,6 +157,14 @@ def build_resolver(accepted_values: Mapping[str, str], body_fields: tuple[str, .
 
     @app.not_found
     def _no_route(_exc: Exception) -> Response:
+        # A path the API has, with a method it does not have there, is 405 (the contract's code: NOT_IMPLEMENTED).
+        method = app.current_event.http_method.upper()
+        path = app.current_event.path
+        allowed = sorted({route.method for route in app._static_routes + app._dynamic_routes if route.rule.match(path)})
+        if allowed:
+            return error_response(405, ErrorCode.NOT_IMPLEMENTED,
+                                  [f"Method {method[:20]} is not allowed on this resource - accepted methods are {', '.join(allowed)}"],
+                                  {"Allow": ", ".join(allowed)})
         return error_response(404, ErrorCode.NOT_FOUND, ["No such resource"])
 
     return app

@@ -1,5 +1,5 @@
 """A JSON reader that refuses what ``json.loads`` lets through: duplicate keys, NaN/Infinity, deep nesting, and
-strings holding an unpaired surrogate (``"\\ud800"`` is valid JSON but no character: UTF-8 cannot encode it, so
+integers of more than ``MAX_INTEGER_DIGITS`` digits, and strings holding an unpaired surrogate (``"\\ud800"`` is valid JSON but no character: UTF-8 cannot encode it, so
 it could be neither stored nor sent on, and would fail later as the gateway's fault).
 
 Every refusal is a ``json.JSONDecodeError``, which request validation turns into a 400.
@@ -12,6 +12,9 @@ import re
 from typing import Any
 
 MAX_DEPTH = 32
+# A JSON integer longer than this is refused with a clear message (Python's own limit, 4300 digits, would
+# answer with its internals). Integer fields then check their range (at most 2^53 - 1: 16 digits).
+MAX_INTEGER_DIGITS = 100
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -30,6 +33,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise _Refused(f"{name} is not a JSON number")
+
+
+def _integer(digits: str) -> int:
+    length = len(digits.lstrip("-"))
+    if length > MAX_INTEGER_DIGITS:
+        raise _Refused(f"a number with {length} digits is longer than the {MAX_INTEGER_DIGITS} digits accepted")
+    return int(digits)
 
 
 def _depth(text: str) -> int:
@@ -79,10 +89,10 @@ def loads(text: str | bytes) -> Any:
     if _depth(text) > MAX_DEPTH:
         raise json.JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels", text, 0)
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_int=_integer)
     except json.JSONDecodeError:
         raise
-    except ValueError as exc:  # _Refused, or an integer too long to convert (sys.int_info.default_max_str_digits)
+    except ValueError as exc:  # _Refused
         raise json.JSONDecodeError(str(exc), text, 0) from exc
     if _holds_surrogate(value):
         raise json.JSONDecodeError("a string holds an unpaired surrogate (\\ud800-\\udfff), which is not a character", text, 0)

@@ -56,13 +56,15 @@ class CancellationStatus(str, Enum):
 
 
 def _whole_number(value: Any) -> Any:
-    """Accept JSON numbers that are whole (``123`` or ``123.0``); refuse booleans, strings, 1.5, NaN."""
+    """Accept JSON integers only (``123``); refuse ``123.0``, ``1e3``, 1.5, booleans, strings, NaN.
+
+    Decision (issue 13): a number written with a fraction or an exponent is not an integer field's value,
+    even when it is whole: ``999999.00000000000001`` reads as the float 999999.0 and would otherwise be
+    taken for order 999999."""
     if isinstance(value, bool):
         raise ValueError("not a number")
     if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError("not a whole number")
-        return int(value)
+        raise ValueError("not an integer - write it without a fraction or exponent")
     if not isinstance(value, int):
         raise ValueError("not a number")
     return value
@@ -110,7 +112,7 @@ CancellationText = Annotated[
 # What the error messages say is accepted, per field (the contract's wording, for humans).
 ACCEPTED_VALUES: dict[str, str] = {
     "supplier": "1 to 20 letters, digits or underscores",
-    "orderId": f"a whole number from 1 to {MAX_SAFE_INTEGER}",
+    "orderId": f"a JSON integer (no fraction or exponent) from 1 to {MAX_SAFE_INTEGER}",
     "reasonCode": ", ".join(code.value for code in ReasonCode),
     "text": "a string of 1 to 1000 characters without control characters",
 }
