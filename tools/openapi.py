@@ -4,7 +4,7 @@
     python -m tools.openapi --check    exit 1 if docs/openapi.json is not what the code generates
 
 Each API function's resolver describes its own routes; this merges them into one document and
-adds what only the template knows: the OAuth2 security scheme and each route's scope.
+adds what only the template knows: an OAuth2 security scheme per token endpoint (tenant, supplier) and each route's scope.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from local_stack.template import ROOT, api_routes, function_spec, load_template, parameter_defaults
+from local_stack.tokens import SCOPES_BY_KIND, TOKEN_PATHS
 
 OUTPUT = ROOT / "docs" / "openapi.json"
 API_VERSION = "1.17"
@@ -25,7 +26,9 @@ DESCRIPTION = (
     "Tenant API (service order cancellations) and Supplier Updates API (KCIs) of the Fibre Cafe gateway. "
     "Every error answer has the body {uuid, code, messages}."
 )
-SECURITY_SCHEME = "fibreCafeOAuth2"
+# One OAuth2 scheme per token endpoint, so Swagger UI's Authorize can get a tenant token and a supplier token
+# (a scheme has one tokenUrl). A route names the scheme whose scope it needs.
+SECURITY_SCHEMES = {"tenant": "tenantOAuth2", "supplier": "supplierOAuth2"}
 CANONICAL_HEADERS = {"x-request-id": "X-Request-ID", "x-conversation-id": "X-Conversation-ID"}
 
 
@@ -38,6 +41,27 @@ def _route_scopes() -> dict[tuple[str, str], list[str]]:
                 props = event["Properties"]
                 scopes[(props["Path"], props["Method"].lower())] = list((props.get("Auth") or {}).get("AuthorizationScopes") or [])
     return scopes
+
+
+def security_schemes() -> dict:
+    """One OAuth2 client-credentials scheme per token endpoint (local_stack/tokens.py's paths and scopes)."""
+    schemes = {}
+    for token_path, kind in TOKEN_PATHS.items():
+        scopes = SCOPES_BY_KIND[kind]
+        schemes[SECURITY_SCHEMES[kind]] = {
+            "type": "oauth2",
+            "description": f"OAuth2 client credentials for {kind}s (client_id and client_secret): a token with scope {' '.join(scopes)}.",
+            "flows": {"clientCredentials": {"tokenUrl": token_path, "scopes": {scope: f"{kind} access" for scope in scopes}}},
+        }
+    return schemes
+
+
+def scheme_for(scopes: list[str]) -> str:
+    """The scheme whose token endpoint issues ``scopes``."""
+    kinds = [kind for kind, issued in SCOPES_BY_KIND.items() if set(scopes) <= set(issued)]
+    if len(kinds) != 1:
+        raise ValueError(f"no single token endpoint issues the scopes {scopes}")
+    return SECURITY_SCHEMES[kinds[0]]
 
 
 def _load_api_modules():
@@ -74,18 +98,11 @@ def generate() -> dict:
             continue
         document["paths"].update(part.get("paths", {}))
         document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
-    all_scopes = sorted({scope for scopes in _route_scopes().values() for scope in scopes})
-    document["components"]["securitySchemes"] = {
-        SECURITY_SCHEME: {
-            "type": "oauth2",
-            "description": "OAuth2 client credentials: tenants get fibre-cafe/tenant, suppliers fibre-cafe/supplier-updates.",
-            "flows": {"clientCredentials": {"tokenUrl": "/auth/tenant/access-token", "scopes": {s: s for s in all_scopes}}},
-        }
-    }
+    document["components"]["securitySchemes"] = security_schemes()
     for (path, method), scopes in _route_scopes().items():
         operation = document["paths"].get(path, {}).get(method)
         if operation is not None:
-            operation["security"] = [{SECURITY_SCHEME: scopes}]
+            operation["security"] = [{scheme_for(scopes): scopes}]
     for operations in document["paths"].values():
         for operation in operations.values():
             operation["responses"] = dict(sorted(operation.get("responses", {}).items()))

@@ -14,7 +14,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
-from pydantic import BeforeValidator
 
 from fibre_cafe.api.identity import use_client_registry
 from fibre_cafe.api.http import (
@@ -22,7 +21,6 @@ from fibre_cafe.api.http import (
     TRACE_HEADER_PATTERN,
     TRACE_HEADER_RULES,
     build_resolver,
-    canonical_id,
     documented_responses,
     resolve,
 )
@@ -50,9 +48,10 @@ PASS_THROUGH_MAX_LENGTH = 64
 # The largest valid request is well under 5 KB (text is at most 1,000 characters).
 MAX_BODY_BYTES = 16 * 1024
 
+# Path parameters that are ids: canonical decimal digits only (fibre_cafe.api.http.resolve), and what is accepted.
+ACCEPTED_IDS = {"id": f"digits only, a whole number from 1 to {MAX_SAFE_INTEGER} without leading zeros or sign"}
 app = build_resolver(
-    {**ACCEPTED_VALUES, **TRACE_HEADER_RULES,
-     "id": f"digits only, a whole number from 1 to {MAX_SAFE_INTEGER} without leading zeros or sign"},
+    {**ACCEPTED_VALUES, **TRACE_HEADER_RULES, **ACCEPTED_IDS},
     body_fields=tuple(ServiceOrderCancellationRequest.model_fields),
 )
 
@@ -135,7 +134,7 @@ def create_service_order_cancellation(
     tags=["Service order cancellations"],
 )
 def get_service_order_cancellation(
-    id: Annotated[int, BeforeValidator(canonical_id), Path(ge=1, le=MAX_SAFE_INTEGER, description="The cancellation id the 201 returned")],  # noqa: A002
+    id: Annotated[int, Path(ge=1, le=MAX_SAFE_INTEGER, description="The cancellation id the 201 returned")],  # noqa: A002
     x_request_id: Annotated[str | None, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN)] = None,
     x_conversation_id: Annotated[str | None, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN)] = None,
 ):
@@ -148,4 +147,4 @@ def get_service_order_cancellation(
 # correlation_id: API Gateway's request id, the requestId of the stage's access log line (README, runbook).
 @logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context) -> dict:
-    return resolve(app, event, context, principal="tenant", max_body_bytes=MAX_BODY_BYTES)
+    return resolve(app, event, context, principal="tenant", max_body_bytes=MAX_BODY_BYTES, id_parameters=ACCEPTED_IDS)

@@ -22,8 +22,22 @@ def test_committed_document_matches_the_code(generated):
 def test_every_route_of_the_template_is_documented_with_its_scope(generated):
     for (path, method), scopes in openapi._route_scopes().items():
         operation = generated["paths"][path][method]
-        assert operation["security"] == [{openapi.SECURITY_SCHEME: scopes}]
+        assert operation["security"] == [{openapi.scheme_for(scopes): scopes}]
         assert scopes, f"{method.upper()} {path} has no OAuth2 scope in template.yaml"
+
+
+def test_swagger_can_authorise_as_a_tenant_and_as_a_supplier(generated):
+    """One OAuth2 scheme per token endpoint (a scheme has one tokenUrl): Swagger UI's Authorize offers both."""
+    schemes = generated["components"]["securitySchemes"]
+    flows = {name: scheme["flows"]["clientCredentials"] for name, scheme in schemes.items()}
+    assert {flow["tokenUrl"]: sorted(flow["scopes"]) for flow in flows.values()} == {
+        "/auth/tenant/access-token": ["fibre-cafe/tenant"], "/auth/supplier/access-token": ["fibre-cafe/supplier-updates"]}
+    used = {name for operations in generated["paths"].values() for operation in operations.values()
+            for requirement in operation["security"] for name in requirement}
+    assert used == set(schemes)
+    tenant_scheme = next(name for name, flow in flows.items() if flow["tokenUrl"] == "/auth/tenant/access-token")
+    assert generated["paths"]["/service-order-cancellations"]["post"]["security"] == [{tenant_scheme: ["fibre-cafe/tenant"]}]
+    assert generated["paths"]["/kcis"]["post"]["security"] != [{tenant_scheme: ["fibre-cafe/supplier-updates"]}]
 
 
 def test_every_error_response_is_the_contract_error_body(generated):

@@ -43,14 +43,6 @@ TRACE_HEADER_RULE = "1 to 255 visible ASCII characters"
 TRACE_HEADER_RULES = {"X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TRACE_HEADER_RULE}
 
 
-def canonical_id(value: Any) -> Any:
-    """A path id as digits only, in canonical form (``1``, not ``01``, ``+1``, ``1.0`` or `` 1``): one id,
-    one spelling. The int's own range check follows (pydantic)."""
-    if isinstance(value, str) and not (value.isascii() and value.isdigit() and value[:1] != "0"):
-        raise ValueError("not a canonical id")
-    return value
-
-
 def error_response(status: int, code: ErrorCode, messages: list[str], headers: Mapping[str, str] | None = None) -> Response:
     body = ErrorBody.new(code, messages)
     count("GatewayFaults" if status >= 500 else "RequestsRefused", code=code.value)
@@ -239,11 +231,24 @@ def _too_large(event: Mapping[str, Any], max_body_bytes: int) -> Response | None
     return None
 
 
-def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: PrincipalType, max_body_bytes: int = 65536) -> dict:
+def _non_canonical_ids(event: Mapping[str, Any], id_parameters: Mapping[str, str]) -> Response | None:
+    """Path ids are canonical decimal digits (``1``; not ``01``, ``+1``, ``1.0``, `` 1``): one id, one spelling.
+    pydantic's integer parsing takes all of those for 1, so they are refused before it runs; the range
+    check stays the route's (``Path(ge=..., le=...)``)."""
+    parameters = event.get("pathParameters") or {}
+    messages = [f"Invalid value for path parameter {name} - {accepted}" for name, accepted in id_parameters.items()
+                if isinstance(parameters.get(name), str)
+                and not (parameters[name].isascii() and parameters[name].isdigit() and parameters[name][:1] != "0")]
+    return error_response(400, ErrorCode.MALFORMED_REQUEST, messages) if messages else None
+
+
+def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: PrincipalType, max_body_bytes: int = 65536,
+            id_parameters: Mapping[str, str] | None = None) -> dict:
     """``app.resolve`` after the checks that must come before Powertools reads the body.
 
     The caller must be a verified ``principal`` (401/403 otherwise); a body must be JSON and at
-    most ``max_body_bytes`` (413 otherwise; API Gateway's own limit is 10 MB). The verified
+    most ``max_body_bytes`` (413 otherwise; API Gateway's own limit is 10 MB); the path parameters named in
+    ``id_parameters`` (name -> what is accepted) must be canonical decimal digits (400 otherwise). The verified
     caller is in ``app.context["caller"]`` for the routes.
     """
     try:
@@ -252,8 +257,8 @@ def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: P
         return _as_proxy(error_response(401, ErrorCode.NOT_AUTHORISED, [str(exc)]))
     except Forbidden as exc:
         return _as_proxy(error_response(403, ErrorCode.NOT_AUTHORISED, [str(exc)]))
-    early = (_too_large(event, max_body_bytes) or _unsupported_content_type(event) or _unreadable_body(event)
-             or _json_array_body(event))
+    early = (_non_canonical_ids(event, id_parameters or {}) or _too_large(event, max_body_bytes) or _unsupported_content_type(event)
+             or _unreadable_body(event) or _json_array_body(event))
     if early is not None:
         return _as_proxy(early)
     app.append_context(caller=caller)
