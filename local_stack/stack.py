@@ -509,6 +509,7 @@ class LocalStack:
             f"  token endpoints  POST {self.base_url}{next(p for p, k in TOKEN_PATHS.items() if k == 'tenant')}",
             f"                   POST {self.base_url}{next(p for p, k in TOKEN_PATHS.items() if k == 'supplier')}",
             f"  JWKS             {self.base_url}{JWKS_PATH}  (issuer {self.tokens.issuer}, audience {self.tokens.audience})",
+            f"  API docs         {self.base_url}/docs (Swagger UI: Authorize as tenant or supplier), {self.base_url}/openapi.json",
             f"  moto (AWS)       {self.moto_url}  (AWS_ENDPOINT_URL for the AWS CLI / boto3, region {REGION})",
             f"  function runner  {self.lambda_api_url}  (Lambda's Invoke API: aws lambda invoke --endpoint-url ...)",
         ]
@@ -536,6 +537,7 @@ class LocalStack:
         if self.seed:
             for order in DEMO_ORDERS:
                 lines.append(f"  demo order       {order.id} {order.order_type} {order.tenant} {order.supplier} {order.status}: {order.note}")
+            lines.append("  walkthrough      README \"Try it\": order 4242 (registered by a supplier KCI), then 1003")
         else:
             lines.append("  demo orders      none (seeding off)")
         return "\n".join(lines)

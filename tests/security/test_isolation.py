@@ -34,7 +34,7 @@ ORDERS = (
     DemoOrder(6101, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC6101", "TENANT1 cancels it in the fixture (open cancellation)"),
     DemoOrder(6102, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "COMPLETED", "FC6102", "terminal: not cancellable"),
     DemoOrder(6103, "UNSOLICITED_CEASE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC6103", "unsolicited-cease reason codes only"),
-    DemoOrder(6104, "PROVIDE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC6104", "cancellable, supplier FIBRECO"),
+    DemoOrder(6104, "PROVIDE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC6104", "cancellable (supplier FIBRECO)"),
     DemoOrder(6201, "PROVIDE", "TENANT2", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC6201", "TENANT2's own"),
     DemoOrder(6202, "MODIFY", "TENANT2", "FIBRECO", "ACKNOWLEDGED", "FC6202", "TENANT2's own, for the request-id test"),
 )
