@@ -136,6 +136,40 @@ def measure(requests_per_level: int = 300, levels: tuple[int, ...] = (1, 8, 32),
         local_stack.stack.moto_fixes = fixes
 
 
+def _moto_floor(stack, level: int, count: int) -> dict:
+    """moto alone: GetItem on the orders table from ``level`` threads, no front, no function. A POST makes three
+    moto calls, so a third of this rate is the most POSTs/s moto could serve at this concurrency."""
+    import threading
+    import time
+
+    table = stack.resources.tables["OrdersTable"]
+    clients = [stack.client("dynamodb") for _ in range(level)]  # made on this thread (client creation is not thread-safe)
+    cursor = iter(range(count))
+    lock = threading.Lock()
+    latencies: list[float] = []
+
+    def run(client) -> None:
+        while True:
+            with lock:
+                if next(cursor, None) is None:
+                    return
+            started = time.perf_counter()
+            client.get_item(TableName=table, Key={"pk": {"S": f"ORDER#{FIRST_ORDER}"}, "sk": {"S": "SNAPSHOT"}})
+            took = time.perf_counter() - started
+            with lock:
+                latencies.append(took)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    elapsed = time.perf_counter() - started
+    return {"calls": len(latencies), "p50_ms": percentile(latencies, 0.5) * 1000, "calls_per_s": len(latencies) / elapsed,
+            "post_ceiling_rps": len(latencies) / elapsed / 3}
+
+
 def _post_level(base: str, bearer: str, first_order: int, count: int, level: int, moto: MotoTime) -> dict:
     posts = [post_request(bearer, first_order + i) for i in range(count)]
     moto.take()
@@ -154,8 +188,7 @@ def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None, gr
     logging.getLogger("local_stack").setLevel(logging.WARNING)
     warmup = 20
     sample = min(100, requests_per_level)
-    stored_goal = max(growth, default=0)
-    needed = warmup + requests_per_level * len(levels) + stored_goal + sample * len(growth) + warmup
+    needed = warmup + requests_per_level * len(levels)
     settings = {"TenantApiFunction": concurrency} if concurrency else None
     with MotoTime() as moto, LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, seed=False,
                                         function_concurrency=settings, prewarm=True) as stack:
@@ -169,22 +202,43 @@ def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None, gr
         run_load(base, warm, max(levels))
         run_load(base, [Request("GET", JWKS_PATH)] * warmup, 4)
         results = {}
-        stored = warmup
         for level in levels:
             floor_results, floor_elapsed = run_load(base, [Request("GET", JWKS_PATH)] * requests_per_level, level)
             post = _post_level(base, bearer, next_order, requests_per_level, level, moto)
             next_order += requests_per_level
-            stored += requests_per_level
             floor = summary(floor_results, floor_elapsed, 200)
             results[str(level)] = {
                 "post": post,
                 "floor": floor,
+                "moto_floor": _moto_floor(stack, level, requests_per_level * 3),
                 "p50_ratio": ratio(post["p50_ms"], floor["p50_ms"]) if post["p50_ms"] and floor["p50_ms"] else None,
                 "throughput_ratio": ratio(floor["throughput_rps"], post["throughput_rps"]) if post["throughput_rps"] else None,
             }
             if progress:
                 progress(f"local stack: concurrency {level} done")
-        growth_rows = []
+        api_concurrency = stack.functions["TenantApiFunction"].runner.concurrency
+    growth_rows = _measure_growth(growth, sample, settings, progress) if growth else []
+    return {"requests_per_level": requests_per_level, "floor": f"GET {JWKS_PATH} (static, same front)", "levels": results,
+            "growth": growth_rows, "growth_sample": sample, "tenant_api_concurrency": api_concurrency}
+
+
+def _measure_growth(growth: tuple[int, ...], sample: int, settings: dict | None, progress=None) -> list[dict]:
+    """A fresh stack: POST p50 at concurrency 1 (``sample`` POSTs) once each ``growth`` number of cancellations is
+    stored (the stored ones made by POSTs at concurrency 8 in between)."""
+    from local_stack.stack import LocalStack
+
+    warmup = 20
+    needed = warmup + max(growth) + sample * len(growth)
+    rows = []
+    with MotoTime() as moto, LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, seed=False,
+                                        function_concurrency=settings, prewarm=True) as stack:
+        base = stack.base_url
+        seed_orders(stack, range(FIRST_ORDER, FIRST_ORDER + needed))
+        bearer = token(base)
+        next_order = FIRST_ORDER
+        warmed, _ = run_load(base, [post_request(bearer, next_order + i) for i in range(warmup)], 4)
+        next_order += warmup
+        stored = sum(1 for r in warmed if r.status == 201)
         for goal in sorted(growth):
             if goal > stored:
                 fill = [post_request(bearer, next_order + i) for i in range(goal - stored)]
@@ -193,13 +247,11 @@ def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None, gr
                 stored += sum(1 for r in filled if r.status == 201)
             row = _post_level(base, bearer, next_order, sample, 1, moto)
             next_order += sample
-            growth_rows.append({"stored_before": stored, **row})
-            stored += sample
+            rows.append({"stored_before": stored, **row})
+            stored += sample - row["errors"]
             if progress:
                 progress(f"local stack: p50 after {goal} stored cancellations done")
-        api = stack.functions["TenantApiFunction"]
-    return {"requests_per_level": requests_per_level, "floor": f"GET {JWKS_PATH} (static, same front)", "levels": results,
-            "growth": growth_rows, "growth_sample": sample, "tenant_api_concurrency": api.runner.concurrency}
+    return rows
 
 
 def render(result: dict) -> str:
@@ -215,6 +267,11 @@ def render(result: dict) -> str:
             f"Tenant API concurrency {result.get('tenant_api_concurrency')}; moto: {result.get('moto', 'as is')})\n"
             + table(rows, ["conc.", "endpoint", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors", "vs floor", "ms in moto/POST"]))
     levels = result["levels"]
+    moto_rows = [[level, row["moto_floor"]["p50_ms"], row["moto_floor"]["calls_per_s"], row["moto_floor"]["post_ceiling_rps"],
+                  row["post"]["throughput_rps"]] for level, row in levels.items() if "moto_floor" in row]
+    if moto_rows:
+        text += ("\nmoto's floor: GetItem straight to moto's server (no front, no function); a POST makes 3 moto calls\n"
+                 + table(moto_rows, ["conc.", "GetItem p50 ms", "moto calls/s", "POST ceiling/s (calls/3)", "POST req/s measured"]))
     if "1" in levels and levels["1"]["post"]["throughput_rps"]:
         first = levels["1"]["post"]["throughput_rps"]
         text += "\nPOST throughput vs concurrency 1: " + ", ".join(
