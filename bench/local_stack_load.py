@@ -11,7 +11,8 @@ AWS calls to moto. "ms in moto/POST" is the time moto's server spent on the POST
 in moto's WSGI app, this process).
 
 Growth: POST p50 at concurrency 1 after 100, 1,000 and 5,000 stored cancellations (``--growth``), the
-stored ones made by POSTs at concurrency 8 in between; the last should be within 1.5x of the first.
+stored ones made by POSTs at concurrency 8 in between; the last should be within 1.5x of the first. The supplier-
+requests queue is emptied before each measurement, as the dispatcher empties it in ``make run`` (``drain_supplier_requests``).
 ``--moto-as-is`` runs moto without the fixes (whole-table deep copies per TransactWriteItems), to show
 what they are worth. Bounded: ``--requests`` per level (default 300), every request with a timeout.
 
@@ -170,6 +171,20 @@ def _moto_floor(stack, level: int, count: int) -> dict:
             "post_ceiling_rps": len(latencies) / elapsed / 3}
 
 
+def drain_supplier_requests(stack) -> None:
+    """Empty the supplier-requests queue, as the dispatcher does in ``make run`` (pollers are off here).
+
+    moto's SQS computes every attribute of a FIFO queue on each SendMessage (ApproximateNumberOfMessages walks all
+    its messages), so a send costs in proportion to the queue's depth: left to pile up, the POSTs' queued
+    messages would be timed, not the tables. In ``make run`` the dispatcher keeps the queue near empty."""
+    sqs, url = stack.client("sqs"), stack.resources.queue_urls["SupplierRequestsQueue"]
+    while True:  # (moto allows one PurgeQueue a minute)
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", [])
+        if not messages:
+            return
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+
 def _post_level(base: str, bearer: str, first_order: int, count: int, level: int, moto: MotoTime) -> dict:
     posts = [post_request(bearer, first_order + i) for i in range(count)]
     moto.take()
@@ -203,6 +218,7 @@ def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None, gr
         run_load(base, [Request("GET", JWKS_PATH)] * warmup, 4)
         results = {}
         for level in levels:
+            drain_supplier_requests(stack)
             floor_results, floor_elapsed = run_load(base, [Request("GET", JWKS_PATH)] * requests_per_level, level)
             post = _post_level(base, bearer, next_order, requests_per_level, level, moto)
             next_order += requests_per_level
@@ -241,10 +257,15 @@ def _measure_growth(growth: tuple[int, ...], sample: int, settings: dict | None,
         stored = sum(1 for r in warmed if r.status == 201)
         for goal in sorted(growth):
             if goal > stored:
-                fill = [post_request(bearer, next_order + i) for i in range(goal - stored)]
-                next_order += len(fill)
-                filled, _ = run_load(base, fill, 8, deadline_seconds=1800)
-                stored += sum(1 for r in filled if r.status == 201)
+                while stored < goal:  # in chunks, the queue emptied after each (as the dispatcher would)
+                    fill = [post_request(bearer, next_order + i) for i in range(min(500, goal - stored))]
+                    next_order += len(fill)
+                    filled, _ = run_load(base, fill, 8, deadline_seconds=1800)
+                    stored += sum(1 for r in filled if r.status == 201)
+                    drain_supplier_requests(stack)
+                    if not any(r.status == 201 for r in filled):
+                        break
+            drain_supplier_requests(stack)
             row = _post_level(base, bearer, next_order, sample, 1, moto)
             next_order += sample
             rows.append({"stored_before": stored, **row})
