@@ -54,7 +54,6 @@ from local_stack.template import (
     StreamEventSource,
     api_routes,
     create_resources,
-    function_environment,
     function_spec,
     load_template,
     resources_of_type,

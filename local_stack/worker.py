@@ -58,12 +58,11 @@ class LambdaContext:
 
 def shorten_supplier_read_timeout(module: Any, seconds: float) -> None:
     """Local only (LOCAL_SUPPLIER_READ_TIMEOUT): the dispatcher's read timeout is a constant
-    (fibre_cafe/dal/supplier_api.py); set it on its client."""
+    (fibre_cafe/dal/supplier_api.py); set it on its client. A module without that client is left as it is
+    (the stack runs the hook in every function's workers; tests/http's TIMEOUT journeys fail if none has it)."""
     api = getattr(getattr(getattr(module, "deps", None), "dispatch", None), "supplier_api", None)
-    if api is None or not isinstance(getattr(api, "timeout", None), tuple):
-        raise RuntimeError("supplier_read_timeout: the module has no deps.dispatch.supplier_api.timeout any more; "
-                           "update local_stack/worker.py")
-    api.timeout = (api.timeout[0], float(seconds))
+    if api is not None and isinstance(getattr(api, "timeout", None), tuple):
+        api.timeout = (api.timeout[0], float(seconds))
 
 
 def _run_hooks(module: Any, hooks: list[tuple[str, tuple]]) -> None:
