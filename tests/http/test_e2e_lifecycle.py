@@ -18,13 +18,14 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
 
 from local_stack.stack import LocalStack
 from local_stack.tokens import DEV_CLIENT_SECRET
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.http
 
@@ -73,18 +74,6 @@ JOURNEYS = [
             error_code="SUPPLIER_TIMED_OUT"),
     Journey("UNAUTHORISED", 7109, status="FAILED_TO_SEND", update_type="ERROR", error_code="SUPPLIER_FAULT"),
 ]
-
-
-def wait_for(probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2, what: str = "the condition") -> Any:
-    """probe()'s first truthy answer, polling until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ as Lambda's event source mappings do (local_stack/pollers.py):
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
@@ -19,6 +18,7 @@ import requests
 from local_stack import pollers
 from local_stack.stack import LocalStack
 from local_stack.tokens import DEV_CLIENT_SECRET
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.http
 
@@ -53,15 +53,6 @@ def count(stack, logical_id: str) -> int:
     return sum(int(value) for value in attributes.values())
 
 
-def wait_for(condition, timeout: float = 45.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 def test_poison_in_the_processor_and_in_the_relay_blocks_no_other_order_or_tenant(stack):
     supplier = token(stack, "DUMMY_SUPPLIER", "supplier")
     # The poisons go in first, so everything else queues up behind them.
@@ -75,8 +66,10 @@ def test_poison_in_the_processor_and_in_the_relay_blocks_no_other_order_or_tenan
     def received(tenant: str, order_id: int) -> bool:
         return bool(stack.tenant_stub.received_by(tenant, order_id=order_id))
 
-    wait_for(lambda: received("TENANT1", 7001) and received("TENANT2", 7002) and received("TENANT1", 7003))
-    wait_for(lambda: count(stack, "KciDeadLetterQueue") == 1 and count(stack, "TenantKciRelayFailureQueue") == 1)
+    wait_for(lambda: received("TENANT1", 7001) and received("TENANT2", 7002) and received("TENANT1", 7003), 45.0,
+             "every other order's tenant KCIs")
+    wait_for(lambda: count(stack, "KciDeadLetterQueue") == 1 and count(stack, "TenantKciRelayFailureQueue") == 1, 45.0,
+             "each poison on its dead-letter destination")
 
     [dead] = stack.client("sqs").receive_message(QueueUrl=stack.resources.queue_urls["KciDeadLetterQueue"])["Messages"]
     assert dead["Body"] == "{not a KCI"

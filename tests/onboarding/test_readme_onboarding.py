@@ -25,13 +25,14 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
 
 from local_stack.proxy_events import SUPPLIER_SCOPE, TENANT_SCOPE
 from local_stack.stack import LocalStack
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.http
 
@@ -120,16 +121,6 @@ class PartnerApis:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def wait_for(check: Callable[[], Any], what: str, seconds: float = 60.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +216,7 @@ def cancel_new_order(stack, clients, order_id: int) -> int:
     supplier = token(stack, clients["supplier"], SUPPLIER_SCOPE)
     answer = requests.post(f"{stack.base_url}/kcis", json=ack_kci(order_id, "TENANT3"), headers={**supplier, **trace()}, timeout=30)
     assert answer.status_code == 204, answer.text
-    wait_for(lambda: order_known(stack, order_id), f"order {order_id} registered by NEWCO's KCI")
+    wait_for(lambda: order_known(stack, order_id), 60.0, f"order {order_id} registered by NEWCO's KCI")
     tenant = token(stack, clients["tenant"], TENANT_SCOPE)
     answer = requests.post(f"{stack.base_url}/service-order-cancellations", json={"orderId": order_id, "reasonCode": "CUSTOMER_CHANGED_MIND"},
                            headers={**tenant, **trace()}, timeout=30)
@@ -238,11 +229,11 @@ def test_the_readmes_commands_onboard_a_tenant_and_a_supplier_without_a_deploy(w
     stack, apis, run = world
     cancellation_id = cancel_new_order(stack, clients, 7001)
     tenant = token(stack, clients["tenant"], TENANT_SCOPE)
-    wait_for(lambda: cancellation_status(stack, tenant, cancellation_id) == "COMPLETED", "NEWCO's 201 to complete the cancellation")
+    wait_for(lambda: cancellation_status(stack, tenant, cancellation_id) == "COMPLETED", 60.0, "NEWCO's 201 to complete the cancellation")
     # The dispatcher called NEWCO's Supplier API with the credentials from NEWCO's secret.
     assert [c["credentials"] for c in apis.cancellations] == [(NEWCO_USER, NEWCO_PASSWORD)]
     # TENANT3 got its KCIs (the relayed ACKNOWLEDGED, then CANCELLED) with a token fetched with TENANT3's secret.
-    wait_for(lambda: len([k for k in apis.kcis if k["authorised"]]) >= 2, "TENANT3's KCIs")
+    wait_for(lambda: len([k for k in apis.kcis if k["authorised"]]) >= 2, 60.0, "TENANT3's KCIs")
     assert all(k["authorised"] for k in apis.kcis) and apis.tokens
 
 
@@ -255,7 +246,7 @@ def test_the_readmes_rotation_command_changes_the_credentials_without_a_deploy(w
     before = len(apis.cancellations)
     cancellation_id = cancel_new_order(stack, clients, 7002)
     tenant = token(stack, clients["tenant"], TENANT_SCOPE)
-    wait_for(lambda: cancellation_status(stack, tenant, cancellation_id) == "COMPLETED", "the cancellation with the new password")
+    wait_for(lambda: cancellation_status(stack, tenant, cancellation_id) == "COMPLETED", 60.0, "the cancellation with the new password")
     assert [c["credentials"] for c in apis.cancellations[before:]] == [(NEWCO_USER, NEWCO_NEW_PASSWORD)]
 
 
@@ -284,7 +275,7 @@ def test_a_malformed_registry_entry_refuses_only_its_own_partner(world, clients)
                            headers={**tenant, **trace()}, timeout=30)
     assert answer.status_code == 201, answer.text
     broken = answer.json()["id"]
-    wait_for(lambda: cancellation_status(stack, tenant, broken) == "FAILED_TO_SEND", "BROKENCO's cancellation to fail to send")
+    wait_for(lambda: cancellation_status(stack, tenant, broken) == "FAILED_TO_SEND", 60.0, "BROKENCO's cancellation to fail to send")
     from fibre_cafe.dal.cancellations_table import CancellationsTable
 
     record = CancellationsTable(stack.client("dynamodb"), stack.resources.tables["CancellationsTable"]).get(broken)
@@ -292,12 +283,12 @@ def test_a_malformed_registry_entry_refuses_only_its_own_partner(world, clients)
 
     # Everyone else works: NEWCO for TENANT3, and the seeded TENANT1 with DUMMY_SUPPLIER.
     completed = cancel_new_order(stack, clients, 7004)
-    wait_for(lambda: cancellation_status(stack, tenant, completed) == "COMPLETED", "NEWCO's cancellation")
+    wait_for(lambda: cancellation_status(stack, tenant, completed) == "COMPLETED", 60.0, "NEWCO's cancellation")
     tenant1 = token(stack, "TENANT1", TENANT_SCOPE)
     answer = requests.post(f"{stack.base_url}/service-order-cancellations", json={"orderId": 1001, "reasonCode": "CUSTOMER_CHANGED_MIND"},
                            headers={**tenant1, **trace(), "X-Scenario": "SYNC_ACCEPTED"}, timeout=30)
     assert answer.status_code == 201, answer.text
-    wait_for(lambda: cancellation_status(stack, tenant1, answer.json()["id"]) == "COMPLETED", "TENANT1's cancellation")
+    wait_for(lambda: cancellation_status(stack, tenant1, answer.json()["id"]) == "COMPLETED", 60.0, "TENANT1's cancellation")
 
 
 def test_the_readmes_offboarding_command_shuts_the_client_out_without_a_deploy(world, clients):

@@ -4,25 +4,14 @@ the delivery to the tenant stub. Each hop is an invocation of the built artifact
 
 from __future__ import annotations
 
-import time
 import uuid
-from typing import Any, Callable
 
 import pytest
 import requests
 
 from local_stack.containers import ContainerFunction
 from local_stack.tokens import DEV_CLIENT_SECRET
-
-
-def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+from tests.polling import wait_for
 
 
 @pytest.fixture(scope="module")
