@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from botocore.exceptions import (
-    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -53,6 +52,3 @@ def is_transient(exc: BaseException) -> bool:
         return True
     return False
 
-
-def is_aws_error(exc: BaseException) -> bool:
-    return isinstance(exc, (ClientError, BotoCoreError))

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fibre_cafe.dal.partner_directory import PartnerDirectory, PartnerEndpoint, UnknownPartner, environment_loader, partner_directory
-
-SupplierEndpoint = PartnerEndpoint
-UnknownSupplier = UnknownPartner
+from fibre_cafe.dal.partner_directory import PartnerDirectory, environment_loader, partner_directory
 
 
 class SupplierDirectory(PartnerDirectory):

@@ -1,8 +1,8 @@
 """Carry new tenant KCIs from the orders table's stream to the tenant-updates FIFO queue.
 
-Only INSERTs of outbox items (``sk`` starting TENANT_KCI#) are relayed; the template's event
-filter already drops everything else, and this check keeps the function correct without it
-(the local stack's stream poller does not filter). Duplicates are harmless: the FIFO queue
+Only INSERTs of outbox items (``sk`` starting TENANT_KCI#) are relayed. The template's event
+filter already drops everything else (on AWS, and in the local stack's stream poller, which applies
+the same FilterCriteria); this check keeps the function correct should the filter ever be changed. Duplicates are harmless: the FIFO queue
 deduplicates on the tenant KCI id, and delivery skips a KCI already delivered.
 """
 
