@@ -33,8 +33,15 @@ OFFLINE_AWS := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE \
 SAM := $(OFFLINE_AWS) $(SAM_VENV)/bin/sam
 CFN_LINT := $(OFFLINE_AWS) $(VENV)/bin/cfn-lint
 
+# The Python checks of `make lint`: ruff over the whole repo, mypy --strict on layers/,
+# functions/ and tools/ (rules, scope and the pydantic plugin: pyproject.toml).
+define PY_LINT
+	@echo "ruff check ."; $(VENV)/bin/ruff check .
+	@echo "mypy (strict: layers/gateway, functions, tools)"; $(VENV)/bin/mypy
+endef
+
 .DEFAULT_GOAL := help
-.PHONY: invoke test-sam-local docker-setup help run test test-py312 pytest lint build deploy smoke openapi replay events lock lock-check venv venv312 sam-venv clean distclean \
+.PHONY: invoke test-sam-local docker-setup help run test test-py312 pytest lint lint-py build deploy smoke openapi replay events lock lock-check venv venv312 sam-venv clean distclean \
 	bench soak
 
 help: ## list the targets
@@ -111,9 +118,13 @@ bench: $(VENV)/$(STAMP) ## benchmarks against their floors (not part of test): t
 soak: $(VENV)/$(STAMP) ## tests/reliability at soak size (SOAK=1: 1,200 schemathesis cases, 2,000 POSTs, 80x10 KCIs; sizes overridable)
 	SOAK=1 $(VENV)/bin/python -m pytest tests/reliability $(PYTEST_ARGS)
 
-lint: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint and sam validate --lint on template.yaml (offline)
+lint: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint and sam validate --lint on template.yaml (offline), then ruff and mypy --strict
 	@echo "cfn-lint $(TEMPLATE)"; $(CFN_LINT) $(TEMPLATE)
 	@echo "sam validate --lint --template $(TEMPLATE) --region $(REGION)"; $(SAM) validate --lint --template $(TEMPLATE) --region $(REGION)
+	$(PY_LINT)
+
+lint-py: $(VENV)/$(STAMP) ## only ruff and mypy --strict (no SAM venv needed; seconds)
+	$(PY_LINT)
 
 build: $(SAM_VENV)/$(STAMP) ## sam build into .aws-sam/build without Docker (python3.12 via pyenv PYENV_312)
 	@echo "sam build --template $(TEMPLATE) --build-dir $(BUILD_DIR)"
@@ -151,7 +162,7 @@ lock-check: ## check that the committed lock files install from wheels on 3.11 a
 
 # ------------------------------------------------------------------------ cleaning
 clean: ## remove build output and caches (keeps the virtual environments)
-	rm -rf .aws-sam .pytest_cache .hypothesis bench-results
+	rm -rf .aws-sam .pytest_cache .hypothesis .ruff_cache .mypy_cache bench-results
 	find . -path ./$(VENV) -prune -o -path ./$(VENV312) -prune -o -path ./.tools -prune -o \
 		-name __pycache__ -type d -print0 | xargs -0 rm -rf
 
