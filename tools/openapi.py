@@ -14,7 +14,8 @@ import importlib
 import json
 import os
 import sys
-from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from local_stack.template import ROOT, api_routes, function_spec, load_template, parameter_defaults
 from local_stack.tokens import SCOPES_BY_KIND, TOKEN_PATHS
@@ -34,8 +35,8 @@ CANONICAL_HEADERS = {"x-request-id": "X-Request-ID", "x-conversation-id": "X-Con
 
 def _route_scopes() -> dict[tuple[str, str], list[str]]:
     template = load_template()
-    scopes = {}
-    for logical_id, res in template["Resources"].items():
+    scopes: dict[tuple[str, str], list[str]] = {}
+    for res in template["Resources"].values():
         for event in (res.get("Properties", {}).get("Events") or {}).values():
             if event.get("Type") == "Api":
                 props = event["Properties"]
@@ -43,9 +44,9 @@ def _route_scopes() -> dict[tuple[str, str], list[str]]:
     return scopes
 
 
-def security_schemes() -> dict:
+def security_schemes() -> dict[str, Any]:
     """One OAuth2 client-credentials scheme per token endpoint (local_stack/tokens.py's paths and scopes)."""
-    schemes = {}
+    schemes: dict[str, Any] = {}
     for token_path, kind in TOKEN_PATHS.items():
         scopes = SCOPES_BY_KIND[kind]
         schemes[SECURITY_SCHEMES[kind]] = {
@@ -64,7 +65,7 @@ def scheme_for(scopes: list[str]) -> str:
     return SECURITY_SCHEMES[kinds[0]]
 
 
-def _load_api_modules():
+def _load_api_modules() -> list[ModuleType]:
     # Handler modules build their clients at import: give them a harmless environment (no call is made).
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-2")
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "openapi")
@@ -80,15 +81,15 @@ def _load_api_modules():
         defaults = parameter_defaults(template)
         for key, value in env.items():
             if isinstance(value, dict):
-                value = defaults.get(value.get("Ref"), f"openapi-{key.lower()}")
+                value = defaults.get(str(value.get("Ref")), f"openapi-{key.lower()}")
             os.environ.setdefault(key, str(value))
         sys.path.insert(0, str(spec.code_dir))
         modules.append(importlib.import_module(spec.module))
     return modules
 
 
-def generate() -> dict:
-    document: dict = {}
+def generate() -> dict[str, Any]:
+    document: dict[str, Any] = {}
     for module in _load_api_modules():
         schema = module.app.get_openapi_schema(title=TITLE, version=API_VERSION, description=DESCRIPTION)
         part = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
@@ -116,12 +117,12 @@ def generate() -> dict:
     return document
 
 
-def _referenced_schemas(document: dict) -> dict:
+def _referenced_schemas(document: dict[str, Any]) -> dict[str, Any]:
     """Only the component schemas the document uses (Powertools adds its own validation-error models)."""
     schemas = document["components"]["schemas"]
     seen: set[str] = set()
 
-    def walk(node) -> None:
+    def walk(node: object) -> None:
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
@@ -139,7 +140,7 @@ def _referenced_schemas(document: dict) -> dict:
     return {name: schemas[name] for name in sorted(seen)}
 
 
-def render(document: dict) -> str:
+def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 

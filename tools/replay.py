@@ -29,9 +29,14 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from local_stack.stack import LocalStack
+    from local_stack.template import ScheduledEvent
 
 DEFAULT_PATH = "/service-order-cancellations"
 LOCAL_URL = "http://127.0.0.1:3000"
@@ -46,7 +51,7 @@ class Replay:
     expected_status: int | None = None
     expected_code: str | None = None
     expected_failures: int | None = None  # queue events: how many records expected.json says fail
-    setup: dict | None = None  # expected.json's "setup": what must exist first (applied by the target's prepare)
+    setup: dict[str, Any] | None = None  # expected.json's "setup": what must exist first (applied by the target's prepare)
     dependency: bool = False  # run only because another file names it in "after" (not given on the command line)
 
 
@@ -60,7 +65,7 @@ class Outcome:
 @dataclass
 class Summary:
     sent: int = 0
-    by_status: Counter = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
     unexpected: list[str] = field(default_factory=list)
 
 
@@ -110,7 +115,8 @@ def read_replays(paths: list[Path], expect_status: int | None, over_http: bool =
         if path.name in ("expected.json", "env.json"):
             continue
         expected = expectations.get(path.name, {})
-        status = expect_status if expect_status is not None else expected.get("httpStatus" if over_http and "httpStatus" in expected else "status")
+        status_key = "httpStatus" if over_http and "httpStatus" in expected else "status"
+        status = expect_status if expect_status is not None else expected.get(status_key)
         if path.suffix == ".jsonl":
             for number, line in enumerate(path.read_text().splitlines(), start=1):
                 if line.strip():
@@ -121,7 +127,7 @@ def read_replays(paths: list[Path], expect_status: int | None, over_http: bool =
                          len(failures) if isinstance(failures, list) else None, expected.get("setup"), path not in given)
 
 
-def _bare_body_event(body: Any, path: str) -> dict:
+def _bare_body_event(body: Any, path: str) -> dict[str, Any]:
     from local_stack.proxy_events import proxy_event
 
     return proxy_event("POST", path, headers={"Content-Type": "application/json", "X-Request-ID": str(uuid.uuid4()),
@@ -133,7 +139,7 @@ def _bare_body_event(body: Any, path: str) -> dict:
 SETUP_CONVERSATION_ID = "events-conversation-1"
 
 
-def scheduled_function(event: dict, schedules: list) -> str:
+def scheduled_function(event: dict[str, Any], schedules: list[ScheduledEvent]) -> str:
     """The function a scheduled event is for: its rule or schedule ARN ends with <LogicalId><EventName> (scheduler.py)."""
     resources = event.get("resources") or []
     name = str(resources[0]).rsplit("/", 1)[-1] if resources else ""
@@ -148,7 +154,8 @@ def scheduled_function(event: dict, schedules: list) -> str:
     raise LookupError(f"cannot tell which scheduled function {name or 'this event'} is for: pass --function")
 
 
-def apply_setup(stack, setup: dict, event: Any, tenant_api_invoke=None) -> None:
+def apply_setup(stack: LocalStack, setup: dict[str, Any], event: Any,
+                tenant_api_invoke: Callable[[dict[str, Any]], Any] | None = None) -> None:
     """What an events/ file needs before it runs (its expected.json ``setup``), on a fresh local stack (demo orders seeded).
 
     ``cancellations``: made by TENANT1 through the tenant API, in order, so they get the ids the file names;
@@ -169,6 +176,7 @@ def apply_setup(stack, setup: dict, event: Any, tenant_api_invoke=None) -> None:
         from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
         from fibre_cafe.models.tenant_kci import TenantKciMessage
 
+        assert stack.resources is not None, "apply_setup needs a started stack"
         outbox = TenantKciOutbox(stack.client("dynamodb"), stack.resources.tables["OrdersTable"])
         wanted = {(entry["orderId"], entry["sequenceNumber"]) for entry in setup["outbox"]}
         for record in event.get("Records", []):
@@ -176,6 +184,7 @@ def apply_setup(stack, setup: dict, event: Any, tenant_api_invoke=None) -> None:
             if (message.orderId, message.kci.sequenceNumber) in wanted:
                 outbox.client.transact_write_items(TransactItems=[outbox.put(message, "2026-01-01T12:00:00Z")])
     if setup.get("tenantFailNext"):
+        assert stack.tenant_stub is not None, "apply_setup needs a started stack"
         stack.tenant_stub.fail_next("TENANT1", int(setup["tenantFailNext"]), 503)
 
 
@@ -222,7 +231,7 @@ class StackTarget:
                 apply_setup(self.stack, replay.setup, replay.event)
         self._fresh = False
 
-    def _function_for(self, replay_kind: str, event: dict) -> str:
+    def _function_for(self, replay_kind: str, event: dict[str, Any]) -> str:
         if self.function:
             return self.function
         if replay_kind == "api":
@@ -307,6 +316,8 @@ class HttpTarget:
         if self.static_token:
             return self.static_token
         if self.token_url:
+            if not (self.client_id and self.client_secret):
+                raise ValueError("--token-url needs --client-id and --client-secret")
             client, secret = self.client_id, self.client_secret
             url = self.token_url
         elif self.moto_url:  # the local stack's development clients
@@ -320,7 +331,7 @@ class HttpTarget:
         if client not in self._tokens:
             answer = self.session.post(url, data={"grant_type": "client_credentials"}, auth=(client, secret), timeout=self.timeout)
             answer.raise_for_status()
-            self._tokens[client] = answer.json()["access_token"]
+            self._tokens[client] = str(answer.json()["access_token"])
         return self._tokens[client]
 
     def send(self, replay: Replay, path: str) -> Outcome:
@@ -356,7 +367,7 @@ class HttpTarget:
             parsed = answer.text
         return Outcome(answer.status_code, parsed)
 
-    def _to_function(self, kind: str, event: dict) -> Outcome:
+    def _to_function(self, kind: str, event: dict[str, Any]) -> Outcome:
         """A stream or scheduled event: the running stack's function runner invokes the function its stream or schedule names."""
         if not self.lambda_url:
             return Outcome("SKIPPED", None, f"a {kind} event goes to the local stack's function runner only (--lambda-url)")
@@ -373,11 +384,12 @@ class HttpTarget:
             return Outcome("ERROR", {"error": str(exc)}, f"transport error {type(exc).__name__} (is the local stack's function runner up?)")
         body = answer.json() if answer.content else None
         if answer.status_code != 200 or answer.headers.get("X-Amz-Function-Error"):
-            return Outcome("ERROR", body, f"{functions[0]} answered {answer.status_code} {answer.headers.get('X-Amz-Function-Error') or ''}".strip())
+            error = answer.headers.get("X-Amz-Function-Error") or ""
+            return Outcome("ERROR", body, f"{functions[0]} answered {answer.status_code} {error}".strip())
         failures = (body or {}).get("batchItemFailures") if isinstance(body, dict) else None
         return Outcome("BATCH_FAILURES" if failures else "OK", body, f"{len(failures)} record(s) failed" if failures else None)
 
-    def _to_queue(self, event: dict) -> Outcome:
+    def _to_queue(self, event: dict[str, Any]) -> Outcome:
         if not self.moto_url:
             return Outcome("SKIPPED", None, "SQS events are replayed only against the local stack")
         import boto3
@@ -416,7 +428,13 @@ def judge(replay: Replay, outcome: Outcome) -> str | None:
     return None
 
 
-def run(replays: list[Replay], target, path: str, out: Path | None, progress_every: int, stream=sys.stderr) -> Summary:
+class Target(Protocol):
+    def send(self, replay: Replay, path: str) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def run(replays: list[Replay], target: Target, path: str, out: Path | None, progress_every: int, stream: IO[str] = sys.stderr) -> Summary:
     summary = Summary()
     started = time.monotonic()
     if out:
@@ -454,9 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-url", help="OAuth2 token endpoint (client credentials) for a deployed stack")
     parser.add_argument("--client-id", help="client id for the token (local: a development client, e.g. TENANT2)")
     parser.add_argument("--client-secret")
-    parser.add_argument("--moto-url", default=None, help=f"the local stack's moto server for SQS replays (default {LOCAL_MOTO_URL} with --target local)")
+    parser.add_argument("--moto-url", default=None,
+                        help=f"the local stack's moto server for SQS replays (default {LOCAL_MOTO_URL} with --target local)")
     parser.add_argument("--lambda-url", default=None,
-                        help=f"the local stack's function runner for stream and scheduled events (default {LOCAL_LAMBDA_URL} with --target local)")
+                        help=f"the local stack's function runner for stream and scheduled events "
+                             f"(default {LOCAL_LAMBDA_URL} with --target local)")
     parser.add_argument("--expect-status", type=int, help="the status every replay should get")
     parser.add_argument("--out", type=Path, help="write each response to this folder")
     parser.add_argument("--timeout", type=float, default=30.0)
@@ -465,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     replays = list(read_replays(args.files, args.expect_status, over_http=args.target not in ("in-process", "containers")))
+    target: Target
     if args.target in ("in-process", "containers"):
         target = StackTarget(args.function, args.client_id, args.verbose, lambda_runtime=args.target)
     else:

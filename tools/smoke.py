@@ -22,8 +22,10 @@ import random
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import requests
 
@@ -52,10 +54,19 @@ class Settings:
     region: str | None = None  # a deployed stack's region (else boto3's default)
 
 
-def _check(answer: requests.Response, status: int, step: str) -> dict | None:
+def _check(answer: requests.Response, status: int, step: str) -> dict[str, Any] | None:
     if answer.status_code != status:
         raise SmokeFailure(f"{step}: HTTP {answer.status_code}, expected {status}: {answer.text[:500]}")
-    return answer.json() if answer.content else None
+    body: dict[str, Any] | None = answer.json() if answer.content else None
+    return body
+
+
+def _body(answer: requests.Response, status: int, step: str) -> dict[str, Any]:
+    """_check for an answer that must have a JSON body."""
+    body = _check(answer, status, step)
+    if body is None:
+        raise SmokeFailure(f"{step}: HTTP {status} without a body")
+    return body
 
 
 def _token(session: requests.Session, url: str, client: tuple[str, str], timeout: float) -> str:
@@ -63,31 +74,31 @@ def _token(session: requests.Session, url: str, client: tuple[str, str], timeout
     body = _check(answer, 200, f"token from {url}")
     if not body or body.get("token_type", "").lower() != "bearer" or not body.get("access_token"):
         raise SmokeFailure(f"token from {url}: not a bearer token answer")
-    return body["access_token"]
+    return str(body["access_token"])
 
 
-def _kci(order_id: int, tenant: str, sequence: int, reason: str, status: str, **extra) -> dict:
+def _kci(order_id: int, tenant: str, sequence: int, reason: str, status: str, **extra: Any) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()), "sequenceNumber": sequence, "reasonCode": reason,
-        "issuedOn": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "issuedOn": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "provideServiceOrder": {"id": order_id, "tenant": tenant, "supplierOrderReference": f"SMOKE{order_id}", "status": status},
         **extra,
     }
 
 
-def run(settings: Settings, keep: bool = False, log=print) -> dict:
+def run(settings: Settings, keep: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     session = requests.Session()
     base = settings.base_url.rstrip("/")
     timeout = settings.timeout
     order_id = random.randint(*SMOKE_ORDER_IDS)
     conversation = f"smoke-{uuid.uuid4()}"
-    created: dict = {"order_id": order_id}
+    created: dict[str, Any] = {"order_id": order_id}
     try:
         supplier_token = _token(session, settings.supplier_token_url, settings.supplier_client, timeout)
         tenant_token = _token(session, settings.tenant_token_url, settings.tenant_client, timeout)
         log("1. tokens: tenant and supplier")
 
-        def post_kci(kci: dict, step: str) -> None:
+        def post_kci(kci: dict[str, Any], step: str) -> None:
             answer = session.post(f"{base}/kcis", json=kci, timeout=timeout, headers={
                 "Authorization": f"Bearer {supplier_token}", "X-Request-ID": str(uuid.uuid4()), "X-Conversation-ID": conversation})
             _check(answer, 204, step)
@@ -104,7 +115,7 @@ def run(settings: Settings, keep: bool = False, log=print) -> dict:
             if answer.status_code != 422 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        cancellation = _check(answer, 201, "POST /service-order-cancellations")
+        cancellation = _body(answer, 201, "POST /service-order-cancellations")
         if cancellation["status"] != "RECEIVED_BY_GATEWAY" or not isinstance(cancellation["id"], int):
             raise SmokeFailure(f"POST: unexpected body {cancellation}")
         created["cancellation_id"] = cancellation["id"]
@@ -116,7 +127,7 @@ def run(settings: Settings, keep: bool = False, log=print) -> dict:
         if replayed != cancellation:
             raise SmokeFailure(f"replay answered {replayed}, not {cancellation}")
         url = f"{base}/service-order-cancellations/{cancellation['id']}"
-        seen = _check(session.get(url, headers={"Authorization": f"Bearer {tenant_token}"}, timeout=timeout), 200, "GET")
+        seen = _body(session.get(url, headers={"Authorization": f"Bearer {tenant_token}"}, timeout=timeout), 200, "GET")
         log(f"4. replay identical; GET: {seen['status']}")
 
         post_kci(_kci(order_id, settings.tenant, 2, "CANCELLED", "CANCELLED", problemCode="CUSTOMER_REQUEST",
@@ -126,7 +137,7 @@ def run(settings: Settings, keep: bool = False, log=print) -> dict:
             if time.monotonic() > deadline:
                 raise SmokeFailure(f"GET: still {seen['status']} after {settings.poll_seconds} s, expected COMPLETED")
             time.sleep(0.5)
-            seen = _check(session.get(url, headers={"Authorization": f"Bearer {tenant_token}"}, timeout=timeout), 200, "GET")
+            seen = _body(session.get(url, headers={"Authorization": f"Bearer {tenant_token}"}, timeout=timeout), 200, "GET")
         log("5. supplier KCI CANCELLED: 204; GET: COMPLETED")
         return created
     finally:
@@ -135,7 +146,7 @@ def run(settings: Settings, keep: bool = False, log=print) -> dict:
             log("6. cleaned up the smoke test's items")
 
 
-def cleanup(settings: Settings, created: dict) -> None:
+def cleanup(settings: Settings, created: dict[str, Any]) -> None:
     import boto3
 
     kwargs = {"region_name": settings.region} if settings.region else {}
@@ -143,6 +154,7 @@ def cleanup(settings: Settings, created: dict) -> None:
         kwargs = {"endpoint_url": settings.dynamodb_endpoint, "region_name": "eu-west-2",
                   "aws_access_key_id": "local", "aws_secret_access_key": "local"}
     dynamodb = boto3.client("dynamodb", **kwargs)
+    assert settings.tables is not None  # run() cleans up only when the tables are known
     orders, cancellations = settings.tables["orders"], settings.tables["cancellations"]
     pages = dynamodb.get_paginator("query").paginate(
         TableName=orders, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"ORDER#{created['order_id']}"}})
@@ -162,8 +174,8 @@ def deploy_region(config_file: str | None) -> str | None:
 
     with open(config_file, "rb") as handle:
         config = tomllib.load(handle).get("default", {})
-    return (config.get("deploy", {}).get("parameters", {}).get("region")
-            or config.get("global", {}).get("parameters", {}).get("region"))
+    region = config.get("deploy", {}).get("parameters", {}).get("region") or config.get("global", {}).get("parameters", {}).get("region")
+    return str(region) if region else None
 
 
 def _stack_outputs(stack_name: str, region: str | None = None) -> dict[str, str]:

@@ -28,6 +28,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from local_stack.containers import DockerEnv
+    from local_stack.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-2"
@@ -77,14 +82,15 @@ def env_file_for(moto_url: str, directory: Path) -> Path:
     return path
 
 
-def setup_of(event_path: Path) -> dict | None:
+def setup_of(event_path: Path) -> dict[str, Any] | None:
     expected = event_path.parent / "expected.json"
     if not expected.exists():
         return None
-    return json.loads(expected.read_text()).get(event_path.name, {}).get("setup")
+    setup: dict[str, Any] | None = json.loads(expected.read_text()).get(event_path.name, {}).get("setup")
+    return setup
 
 
-def sam_local_invoke(function: str, event_path: Path, env_file: Path, docker, build_template: Path) -> tuple[int, str]:
+def sam_local_invoke(function: str, event_path: Path, env_file: Path, docker: DockerEnv, build_template: Path) -> tuple[int, str]:
     from local_stack.containers import SAM, sam_env
 
     command = [str(SAM), "local", "invoke", function, "--template", str(build_template), "--event", str(event_path),
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def start_stack_for(event_path: Path, host: str):
+def start_stack_for(event_path: Path, host: str) -> LocalStack:
     """moto + stubs on the network's gateway address, demo orders, and what the file needs (its expected.json setup)."""
     import contextlib
     import io
