@@ -20,17 +20,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from fibre_cafe.dal import deferred_records
 from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.errors import RetryLater
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.dal.partner_call import (
     PARTNER_CALL_DEADLINE_SECONDS,
     READ_TIMEOUT_SECONDS,
-    NotStarted,
     TimeBudget,
     env_seconds,
     record_worst_case_seconds,
 )
-from fibre_cafe.dal.partner_client import RetryLater
 from fibre_cafe.dal.supplier_api import SupplierApi
 from fibre_cafe.dal.supplier_directory import supplier_directory
 from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation, DispatchSettings
@@ -70,7 +69,7 @@ class Dependencies:
 deps = Dependencies()
 
 
-def hand_back(record: SQSRecord, reason: NotStarted) -> None:
+def hand_back(record: SQSRecord, reason: RetryLater) -> None:
     """A record this invocation has no time for (fibre_cafe/dal/deferred_records.py)."""
     deferred_records.hand_back(deps.sqs, deps.queue_url, record.message_id, record.receipt_handle, reason, logger)
 
@@ -78,7 +77,7 @@ def hand_back(record: SQSRecord, reason: NotStarted) -> None:
 def record_handler(record: SQSRecord) -> str:
     try:
         deps.budget.start_record()
-    except NotStarted as not_started:
+    except RetryLater as not_started:
         hand_back(record, not_started)
         raise
     message = SupplierRequestMessage.model_validate_json(record.body)
@@ -91,6 +90,8 @@ def record_handler(record: SQSRecord) -> str:
     except RetryLater as retry:
         count("SupplierOutcomes", outcome="RETRY")
         logger.warning("Supplier call to be retried", extra={"reason": str(retry), "delay_seconds": retry.delay_seconds})
+        if retry.delay_seconds is None:  # the queue's own visibility timeout
+            raise
         try:
             deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle,
                                                VisibilityTimeout=retry.delay_seconds)

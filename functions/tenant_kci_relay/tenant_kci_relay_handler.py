@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from fibre_cafe.dal.aws_clients import sqs_client
+from fibre_cafe.dal.errors import RetryLater
 from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
 from fibre_cafe.logic.relay_tenant_kcis import relay
 
@@ -22,10 +23,6 @@ class Dependencies:
 
 
 deps = Dependencies()
-
-
-class HeldBack(Exception):
-    """An earlier record of the same order failed in this batch: this one waits for it."""
 
 
 # Orders (the item's pk) with a failed record in the batch being processed.
@@ -43,7 +40,7 @@ def record_handler(record: DynamoDBRecord) -> str | None:
     # sent again on the retry: harmless (the FIFO queue deduplicates on the tenant KCI id; delivery skips what is done).
     order = _order_of(record)
     if order in _failed_orders:
-        raise HeldBack("an earlier record of this order failed in this batch; this one waits for its retry")
+        raise RetryLater("an earlier record of this order failed in this batch; this one waits for its retry")
     try:
         return relay(record.raw_event, deps.queue)
     except Exception:

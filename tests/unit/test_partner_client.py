@@ -13,7 +13,8 @@ import requests
 import responses
 
 from fibre_cafe.dal.partner_call import CONNECT_TIMEOUT_SECONDS, PARTNER_CALL_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
-from fibre_cafe.dal.partner_client import CallFailure, PartnerClient, PartnerReply, RetryLater, RetryPolicy
+from fibre_cafe.dal.errors import RetryLater
+from fibre_cafe.dal.partner_client import CallFailure, PartnerClient, PartnerReply, RetryPolicy
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
 from fibre_cafe.dal.supplier_api import SupplierApi
 from fibre_cafe.dal.supplier_directory import SupplierDirectory

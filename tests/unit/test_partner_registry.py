@@ -9,8 +9,8 @@ import pytest
 
 from fibre_cafe.api import identity
 from fibre_cafe.dal.dynamodb_codec import to_item
-from fibre_cafe.dal.partner_directory import MisconfiguredPartner, UnknownPartner
-from fibre_cafe.dal.partner_registry import ClientRegistry, MalformedClient, RegistryDirectory, secrets_manager_reader
+from fibre_cafe.dal.errors import MisconfiguredPartner, UnknownPartner
+from fibre_cafe.dal.partner_registry import ClientRegistry, RegistryDirectory, secrets_manager_reader
 
 
 class Clock:
@@ -82,7 +82,7 @@ def test_clients_map_to_principals_and_a_malformed_client_is_refused_with_403(re
     clients = ClientRegistry(dynamodb, table, ttl_seconds=60)
     assert clients.principal("good") == ("tenant", "TENANT9")
     assert clients.principal("unknown") is None
-    with pytest.raises(MalformedClient):
+    with pytest.raises(MisconfiguredPartner):
         clients.principal("bad")
 
     monkeypatch.delenv("CLIENT_PRINCIPALS", raising=False)

@@ -12,11 +12,10 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from fibre_cafe.dal import transactions
-from fibre_cafe.dal.gateway_store import LOST_RACE, OrderChanged
+from fibre_cafe.dal.errors import LostRace
 from fibre_cafe.dal.transactions import (
     CONFLICT_BACKOFF_CAP_SECONDS,
     TransactionCancelled,
-    WriteConflict,
     conflict_pause,
     retry_conflicts,
     transact_write,
@@ -87,7 +86,7 @@ ITEMS = {"request": put("t", "r"), "order": put("t", "o")}
 
 def test_a_conflict_is_a_write_conflict_and_throttling_the_aws_error(aws):
     client, _ = stubbed_client([["None", "TransactionConflict"], ["ThrottlingError", "None"]], ITEMS)
-    with pytest.raises(WriteConflict):
+    with pytest.raises(LostRace):
         transact_write(client, ITEMS, {"request": Taken})
     with pytest.raises(ClientError):
         transact_write(client, ITEMS, {"request": Taken})
@@ -100,7 +99,7 @@ def test_conflicts_are_retried_with_jittered_pauses_then_succeed(aws):
 
     def attempt(number: int) -> str:
         attempts.append(number)
-        transact_write(client, ITEMS, {"order": OrderChanged})
+        transact_write(client, ITEMS, {"order": LostRace})
         return "written"
 
     assert retry_conflicts(attempt, 5, give_up=lambda: Moved("gave up"), sleep=pauses.append) == "written"
@@ -114,7 +113,7 @@ def test_conflicts_that_go_on_are_given_up_with_the_callers_error(aws):
                                       ["TransactionConflict", "TransactionConflict"]], ITEMS)
     pauses: list[float] = []
     with pytest.raises(Moved, match="gave up"):
-        retry_conflicts(lambda _: transact_write(client, ITEMS, {"order": OrderChanged}), 3, retry_on=LOST_RACE,
+        retry_conflicts(lambda _: transact_write(client, ITEMS, {"order": LostRace}), 3,
                         give_up=lambda: Moved("gave up"), sleep=pauses.append)
     assert len(pauses) == 2  # no pause after the last attempt
     stubber.assert_no_pending_responses()

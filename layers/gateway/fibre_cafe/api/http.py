@@ -6,8 +6,12 @@ Status codes (domain.md section 1):
   value outside pattern/enum/range, missing header. Every problem is listed in ``messages``.
 - 401 / 403 NOT_AUTHORISED: no verified identity / an identity that may not use this API.
 - 422 NOT_FOUND / INVALID_REQUEST: business rules (domain/errors.py).
-- 503 GATEWAY_FAULT with Retry-After: a dependency is throttled or unreachable.
+- 503 GATEWAY_FAULT with Retry-After: a dependency is throttled or unreachable, or the order kept changing.
 - 500 GATEWAY_FAULT: anything unexpected (never caused by client input).
+
+The errors of the layers below say what went wrong (domain/errors.py, dal/errors.py, the caller's identity in
+api/identity.py); ``ERROR_ANSWERS`` here is the one place that turns them into status codes, Retry-After and
+the contract's error body.
 
 Each error's ``uuid`` is logged with the error, so support can find the request from it.
 """
@@ -17,7 +21,8 @@ from __future__ import annotations
 import base64
 import json
 from http import HTTPStatus
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -27,7 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fibre_cafe.api import strict_json
 from fibre_cafe.api.identity import Forbidden, NotAuthenticated, PrincipalType, require
 from fibre_cafe.dal.aws_errors import is_transient
-from fibre_cafe.domain.errors import DependencyUnavailable, InvalidRequest, NotFound
+from fibre_cafe.dal.errors import Throttled
+from fibre_cafe.domain.errors import ConcurrentUpdate, DomainError, InvalidRequest, NotFound
 from fibre_cafe.models.errors import ErrorBody, ErrorCode
 from fibre_cafe.observability import count
 
@@ -41,6 +47,32 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 TRACE_HEADER_PATTERN = r"^[\x21-\x7e]{1,255}$"
 TRACE_HEADER_RULE = "1 to 255 visible ASCII characters"
 TRACE_HEADER_RULES = {"X-Request-ID": TRACE_HEADER_RULE, "X-Conversation-ID": TRACE_HEADER_RULE}
+# What every 503 tells the client to wait, in seconds.
+RETRY_AFTER_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """How an error is answered: status, the contract's code, and whether to retry (503: Retry-After, and each
+    message ends "- please retry"). ``message``: what the client is told when the error's own words are internal."""
+
+    status: int
+    code: ErrorCode
+    message: str | None = None
+
+    @property
+    def retry(self) -> bool:
+        return self.status == 503
+
+
+ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
+    NotAuthenticated: ErrorAnswer(401, ErrorCode.NOT_AUTHORISED),
+    Forbidden: ErrorAnswer(403, ErrorCode.NOT_AUTHORISED),
+    NotFound: ErrorAnswer(422, ErrorCode.NOT_FOUND),
+    InvalidRequest: ErrorAnswer(422, ErrorCode.INVALID_REQUEST),
+    ConcurrentUpdate: ErrorAnswer(503, ErrorCode.GATEWAY_FAULT),
+    Throttled: ErrorAnswer(503, ErrorCode.GATEWAY_FAULT, "The gateway is busy"),
+}
 
 
 def error_response(status: int, code: ErrorCode, messages: list[str], headers: Mapping[str, str] | None = None) -> Response:
@@ -54,6 +86,20 @@ def error_response(status: int, code: ErrorCode, messages: list[str], headers: M
         body=body.model_dump_json(),
         headers=dict(headers or {}),
     )
+
+
+def answer_error(exc: Exception) -> Response:
+    """The answer ``ERROR_ANSWERS`` gives ``exc`` (the first entry its class is, or derives from)."""
+    answer = next(answer for cls, answer in ERROR_ANSWERS.items() if isinstance(exc, cls))
+    if answer.message is not None:
+        logger.warning("Request refused", extra={"reason": str(exc), "error_class": type(exc).__name__})
+        messages = [answer.message]
+    else:
+        messages = exc.messages if isinstance(exc, DomainError) else [str(exc)]
+    if answer.retry:
+        return error_response(answer.status, answer.code, [f"{message} - please retry" for message in messages],
+                              {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return error_response(answer.status, answer.code, messages)
 
 
 def _field_path(loc: tuple) -> str:
@@ -113,32 +159,15 @@ def build_resolver(accepted_values: Mapping[str, str], body_fields: tuple[str, .
     def _invalid(exc: RequestValidationError) -> Response:
         return error_response(400, ErrorCode.MALFORMED_REQUEST, validation_messages(exc.errors(), accepted_values, body_fields))
 
-    @app.exception_handler(NotAuthenticated)
-    def _unauthenticated(exc: NotAuthenticated) -> Response:
-        return error_response(401, ErrorCode.NOT_AUTHORISED, [str(exc)])
-
-    @app.exception_handler(Forbidden)
-    def _forbidden(exc: Forbidden) -> Response:
-        return error_response(403, ErrorCode.NOT_AUTHORISED, [str(exc)])
-
-    @app.exception_handler(NotFound)
-    def _not_found(exc: NotFound) -> Response:
-        return error_response(422, ErrorCode.NOT_FOUND, exc.messages)
-
-    @app.exception_handler(InvalidRequest)
-    def _rule_broken(exc: InvalidRequest) -> Response:
-        return error_response(422, ErrorCode.INVALID_REQUEST, exc.messages)
-
-    @app.exception_handler(DependencyUnavailable)
-    def _unavailable(exc: DependencyUnavailable) -> Response:
-        return error_response(503, ErrorCode.GATEWAY_FAULT, exc.messages, {"Retry-After": str(exc.retry_after_seconds)})
+    app.exception_handler(list(ERROR_ANSWERS))(answer_error)
 
     @app.exception_handler(ClientError)
     @app.exception_handler(BotoCoreError)
     def _aws_failed(exc: Exception) -> Response:
         if is_transient(exc):
             logger.warning("AWS dependency throttled or unavailable", exc_info=exc)
-            return error_response(503, ErrorCode.GATEWAY_FAULT, ["The gateway is temporarily unavailable - please retry"], {"Retry-After": "1"})
+            return error_response(503, ErrorCode.GATEWAY_FAULT, ["The gateway is temporarily unavailable - please retry"],
+                                  {"Retry-After": str(RETRY_AFTER_SECONDS)})
         logger.exception("AWS call failed", exc_info=exc)
         return error_response(500, ErrorCode.GATEWAY_FAULT, ["The gateway could not process the request"])
 
@@ -253,10 +282,8 @@ def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: P
     """
     try:
         caller = require(event, principal)
-    except NotAuthenticated as exc:
-        return _as_proxy(error_response(401, ErrorCode.NOT_AUTHORISED, [str(exc)]))
-    except Forbidden as exc:
-        return _as_proxy(error_response(403, ErrorCode.NOT_AUTHORISED, [str(exc)]))
+    except (NotAuthenticated, Forbidden) as exc:
+        return _as_proxy(answer_error(exc))
     early = (_non_canonical_ids(event, id_parameters or {}) or _too_large(event, max_body_bytes) or _unsupported_content_type(event)
              or _unreadable_body(event) or _json_array_body(event))
     if early is not None:

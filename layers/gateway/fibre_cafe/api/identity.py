@@ -52,11 +52,11 @@ def principal_of(client_id: str) -> tuple[PrincipalType, str] | None:
         return client_principals().get(client_id)
     if _client_registry is None:
         return None  # no registry configured: nobody is anyone (fails closed)
-    from fibre_cafe.dal.partner_registry import MalformedClient
+    from fibre_cafe.dal.errors import MisconfiguredPartner
 
     try:
         return _client_registry.principal(client_id)
-    except MalformedClient as exc:
+    except MisconfiguredPartner as exc:
         raise Forbidden("This client's registration is incomplete - contact the Fibre Cafe") from exc
 
 

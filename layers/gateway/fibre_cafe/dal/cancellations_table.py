@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
+from fibre_cafe.dal.errors import StaleRecord
 from fibre_cafe.dal.keys import cancellation_key, request_key
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody
@@ -18,10 +19,6 @@ from fibre_cafe.models.records import CancellationRecord, StoredResponse
 
 DISPATCH_INDEX = "ByDispatchStatus"
 DISPATCH_TRACKED_STATES = frozenset({CancellationStatus.RECEIVED_BY_GATEWAY, CancellationStatus.FAILED_TO_SEND})
-
-
-class StaleRecord(Exception):
-    """The record changed since it was read (optimistic concurrency check failed)."""
 
 
 class CancellationsTable:

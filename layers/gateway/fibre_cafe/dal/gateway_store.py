@@ -7,7 +7,9 @@
   TransactWriteItems each.
 
 Every transaction names its items (dal/transactions.py): a failed condition is read by the item's name and
-turned into this module's exceptions; a conflict with a concurrent transaction is ``WriteConflict``.
+turned into dal/errors.py's exceptions: ``LostRace`` when the order (or the request's idempotency record) changed
+under the write or a concurrent transaction met it (read again and retry), ``StaleRecord`` when the cancellation
+changed, ``DuplicateKci`` and ``CancellationNotMovable`` for the KCI writes.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
+from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.errors import CancellationNotMovable, DuplicateKci, LostRace, StaleRecord, Throttled
 from fibre_cafe.dal.keys import order_key, request_key
 from fibre_cafe.dal.orders_table import OrdersTable
-from fibre_cafe.dal.transactions import WriteConflict, transact_write
+from fibre_cafe.dal.transactions import transact_write
 from fibre_cafe.domain.cancellation_summary import cancellation_summary
-from fibre_cafe.domain.errors import DependencyUnavailable
 from fibre_cafe.models.order import Order
 from fibre_cafe.models.records import CancellationRecord, StoredResponse
 
@@ -29,26 +31,6 @@ if TYPE_CHECKING:  # the KCI and tenant-KCI models: the Tenant API, which never 
     from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
     from fibre_cafe.domain.kci_rules import KciPlan
     from fibre_cafe.models.tenant_kci import TenantKciMessage
-
-
-class RequestAlreadyRecorded(Exception):
-    """Another call with the same (tenant, X-Request-ID) committed first."""
-
-
-class OrderChanged(Exception):
-    """The order changed between our read and our write (another cancellation, a KCI)."""
-
-
-# A write that lost a race (the order moved, or a concurrent transaction): read again and retry (retry_conflicts).
-LOST_RACE = (OrderChanged, WriteConflict)
-
-
-class DuplicateKci(Exception):
-    """This KCI id is already in the order's history: it was processed before."""
-
-
-class CancellationNotMovable(Exception):
-    """The KCI's cancellation update was refused (unknown, another order's, or already decided)."""
 
 
 class GatewayStore:
@@ -82,7 +64,7 @@ class GatewayStore:
             request_items = answer.get("UnprocessedKeys") or {}
             if not request_items:
                 return order, stored
-        raise DependencyUnavailable("The gateway is busy - please retry", retry_after_seconds=1)
+        raise Throttled(f"order {order_id} and request {request_id} still unprocessed after 3 BatchGetItem calls")
 
     def create_cancellation(self, record: CancellationRecord, order: Order, stored: StoredResponse, now_epoch: int) -> None:
         transact_write(self.client, {
@@ -103,18 +85,18 @@ class GatewayStore:
                 }
             },
             "order": self.orders.open_cancellation_update(order, record.id, cancellation_summary(record), record.createdAt),
-        }, {"request": RequestAlreadyRecorded, "order": OrderChanged})
+        }, {"request": LostRace, "order": LostRace})  # a call with the same X-Request-ID, or the order, got there first
 
     def hold_kci(self, order_after: Order, expected_version: int, held_put: dict) -> None:
         """One TransactWriteItems: the held KCI's item and the snapshot counting it. DuplicateKci if already held."""
         transact_write(self.client, {"held": held_put, "snapshot": self.orders.snapshot_put(order_after, expected_version)},
-                       {"held": DuplicateKci, "snapshot": OrderChanged})
+                       {"held": DuplicateKci, "snapshot": LostRace})
 
     def update_snapshot(self, order_after: Order, expected_version: int, extra_items: list[dict] | None = None) -> None:
         """The snapshot alone (e.g. a new hold-expiry timer), with ``extra_items`` (e.g. releasing a held duplicate).
-        OrderChanged when any item's condition failed (the snapshot's version, a held KCI already released)."""
+        LostRace when any item's condition failed (the snapshot's version, a held KCI already released)."""
         items = {"snapshot": self.orders.snapshot_put(order_after, expected_version), **_extras(extra_items)}
-        transact_write(self.client, items, dict.fromkeys(items, OrderChanged))
+        transact_write(self.client, items, dict.fromkeys(items, LostRace))
 
     def apply_kci(self, plan: KciPlan, history_entry: dict, now: str, tenant_update: TenantKciMessage | None = None,
                   extra_items: list[dict] | None = None) -> None:
@@ -136,8 +118,8 @@ class GatewayStore:
         items.update(extras)
         transact_write(self.client, items, {
             "history": DuplicateKci,
-            **dict.fromkeys(extras, OrderChanged),  # the held KCI was released by another worker: read again
-            "snapshot": OrderChanged,
+            **dict.fromkeys(extras, LostRace),  # the held KCI was released by another worker: read again
+            "snapshot": LostRace,
             "cancellation": CancellationNotMovable,
         })
 
@@ -146,7 +128,7 @@ class GatewayStore:
         """Store a cancellation's new state with its order and the tenant KCI reporting it, in one transaction.
 
         ``order_after`` must come from the order as read (its ``version`` is one more than the stored one).
-        Raises StaleRecord if the cancellation changed, OrderChanged if the order did (read it again).
+        Raises StaleRecord if the cancellation changed, LostRace if the order did (read it again).
         """
         updated = record.model_copy(update={"version": expected_version + 1})
         items: dict[str, dict] = {"cancellation": {
@@ -163,8 +145,8 @@ class GatewayStore:
                 items["outbox"] = self.outbox.put(tenant_update, now)
         transact_write(self.client, items, {
             "cancellation": lambda: StaleRecord(f"cancellation {record.id} changed since version {expected_version}"),
-            "snapshot": OrderChanged,
-            "outbox": OrderChanged,
+            "snapshot": LostRace,
+            "outbox": LostRace,
         })
         return updated
 

@@ -19,13 +19,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from fibre_cafe.dal.errors import IdSpaceExhausted
 from fibre_cafe.models.cancellation import MAX_SAFE_INTEGER
 
 COUNTER_KEY = "COUNTER#serviceOrderCancellationId"
-
-
-class IdSpaceExhausted(Exception):
-    pass
 
 
 class BlockIdAllocator:

@@ -14,7 +14,8 @@ This one function is the only reader of the setting.
 
 from __future__ import annotations
 
-from fibre_cafe.dal.partner_directory import PartnerDirectory, UnknownPartner
+from fibre_cafe.dal.errors import UnknownPartner
+from fibre_cafe.dal.partner_directory import PartnerDirectory
 
 DEFAULT_SECONDS = 30
 MAX_SECONDS = 900

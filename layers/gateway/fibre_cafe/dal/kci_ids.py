@@ -19,13 +19,10 @@ from botocore.exceptions import ClientError
 
 from fibre_cafe.dal.aws_errors import error_code
 from fibre_cafe.dal.dynamodb_codec import to_item, to_value
+from fibre_cafe.dal.errors import KciIdTaken, Throttled
 from fibre_cafe.dal.keys import cancellation_key, order_key
 
 CLAIM_SK = "CLAIM"
-
-
-class KciIdTaken(Exception):
-    """The KCI id was already used by a different KCI."""
 
 
 def kci_claim_key(kci_id: str) -> dict[str, Any]:
@@ -62,9 +59,7 @@ class KciIngestStore:
             request = answer.get("UnprocessedKeys") or {}
             if not request:
                 return order, cancellation
-        from fibre_cafe.domain.errors import DependencyUnavailable
-
-        raise DependencyUnavailable("The gateway is busy - please retry", retry_after_seconds=1)
+        raise Throttled(f"order {order_id} and cancellation {cancellation_id} still unprocessed after 3 BatchGetItem calls")
 
     def claim(self, kci_id: str, fingerprint: str, order_id: int, now: str) -> None:
         """Claim ``kci_id`` for this KCI (idempotent for the same KCI); KciIdTaken if a different KCI holds it."""

@@ -11,16 +11,13 @@ from typing import Callable
 
 import requests
 
+from fibre_cafe.dal.errors import TokenUnavailable
 from fibre_cafe.dal.partner_call import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
 
 # Refresh this long before the token's own expiry, so a token never expires in flight; for a token
 # that lives less than four times as long, a quarter of its lifetime (else it would never be reused).
 EXPIRY_MARGIN_SECONDS = 60
-
-
-class TokenUnavailable(Exception):
-    """The partner's token endpoint did not give a token (treated as a transient delivery failure)."""
 
 
 class TokenCache:

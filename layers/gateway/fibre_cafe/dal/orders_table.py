@@ -10,12 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
+from fibre_cafe.dal.errors import OrderExists
 from fibre_cafe.dal.keys import ORDER_SNAPSHOT_SK, held_kci_key, kci_history_key, order_key
 from fibre_cafe.models.order import Order, OrderStatus
-
-
-class OrderExists(Exception):
-    pass
 
 
 class OrdersTable:

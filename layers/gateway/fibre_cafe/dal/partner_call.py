@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, TypeVar
 
+from fibre_cafe.dal.errors import DeadlineExceeded, RetryLater
+
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_SECONDS = 3.05
@@ -36,14 +38,6 @@ READ_TIMEOUT_SECONDS = 10.0
 PARTNER_CALL_DEADLINE_SECONDS = 12.0
 # A record's own AWS work around the call (reads, conditional writes, a visibility change).
 RECORD_OVERHEAD_SECONDS = 3.0
-
-
-class DeadlineExceeded(Exception):
-    """The partner call did not finish within its overall deadline (handled as a timeout)."""
-
-
-class NotStarted(Exception):
-    """Not enough time left in this invocation for the record's worst case: it is handed back to the queue untouched."""
 
 
 _executor: ThreadPoolExecutor | None = None
@@ -91,11 +85,12 @@ class TimeBudget:
         return int(remaining()) if callable(remaining) else None
 
     def start_record(self) -> None:
-        """Raise NotStarted when the worst case of one more record does not fit in the time left."""
+        """Raise RetryLater (at once: ``delay_seconds`` 0) when the worst case of one more record does not fit in the
+        time left: the record is handed back to the queue untouched, for the next invocation."""
         remaining = self.remaining_ms()
         if remaining is not None and remaining < self.needed_ms:
             self.deferred += 1
-            raise NotStarted(f"{remaining} ms left, a record may need {self.needed_ms} ms: left for the next invocation")
+            raise RetryLater(f"{remaining} ms left, a record may need {self.needed_ms} ms: left for the next invocation", 0)
         self.started += 1
 
 

@@ -13,8 +13,8 @@ Updates API (logic/deliver_tenant_kci.py). Both sides use it for:
   (domain/partner_answers.py); each side maps a reply to its own meaning (domain/supplier_answers.py for a
   cancellation, logic/deliver_tenant_kci.py for a tenant KCI).
 - **Retrying later**: ``RetryPolicy`` (attempts, and the backoff before the queue delivers the message again)
-  and ``RetryLater``, the signal a partner-calling queue consumer raises so its handler hides the message for
-  that backoff and reports it failed.
+  and the ``RetryLater`` (dal/errors.py: the queue consumers' retry signal) it builds, so the handler hides the
+  message for that backoff and reports it failed.
 """
 
 from __future__ import annotations
@@ -26,19 +26,19 @@ from typing import Callable
 
 import requests
 
-from fibre_cafe.dal.oauth2_tokens import TokenCache, TokenUnavailable
+from fibre_cafe.dal.errors import DeadlineExceeded, RetryLater, TokenUnavailable
+from fibre_cafe.dal.oauth2_tokens import TokenCache
 from fibre_cafe.dal.partner_call import (
     CONNECT_TIMEOUT_SECONDS,
     PARTNER_CALL_DEADLINE_SECONDS,
     READ_TIMEOUT_SECONDS,
-    DeadlineExceeded,
     call_with_deadline,
 )
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
 from fibre_cafe.domain.partner_answers import is_transient_status
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "PARTNER_CALL_DEADLINE_SECONDS", "CallFailure",
-           "PartnerClient", "PartnerReply", "RetryLater", "RetryPolicy"]
+           "PartnerClient", "PartnerReply", "RetryPolicy"]
 
 
 class CallFailure(str, Enum):
@@ -102,14 +102,6 @@ class PartnerClient:
         if answer.status_code == 401:
             self.tokens.forget(endpoint)  # it may have been revoked: the next attempt fetches a fresh one
         return PartnerReply(status=answer.status_code, text=answer.text or "", detail=f"HTTP {answer.status_code}")
-
-
-class RetryLater(Exception):
-    """Try this message again after ``delay_seconds``."""
-
-    def __init__(self, reason: str, delay_seconds: int):
-        super().__init__(reason)
-        self.delay_seconds = delay_seconds
 
 
 @dataclass

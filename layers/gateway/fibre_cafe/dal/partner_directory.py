@@ -28,13 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-
-class UnknownPartner(Exception):
-    pass
-
-
-class MisconfiguredPartner(UnknownPartner):
-    """The partner is registered, but its entry or credentials are not usable: treated as not configured."""
+from fibre_cafe.dal.errors import MisconfiguredPartner, UnknownPartner
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ import time
 from typing import Any, Callable, Literal
 
 from fibre_cafe.dal.dynamodb_codec import from_item
-from fibre_cafe.dal.partner_directory import MisconfiguredPartner, PartnerEndpoint, UnknownPartner
+from fibre_cafe.dal.errors import MisconfiguredPartner, UnknownPartner
+from fibre_cafe.dal.partner_directory import PartnerEndpoint
 
 PartnerKind = Literal["tenant", "supplier"]
 DEFAULT_TTL_SECONDS = 60.0
@@ -61,10 +62,6 @@ def registry_ttl() -> float:
 
 CLIENT_PRINCIPAL_PATTERN = re.compile(r"^(tenant|supplier):([A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
 CLIENT_ATTRIBUTES = frozenset({"pk", "principal", "description"})
-
-
-class MalformedClient(Exception):
-    """The client's registry item exists but is not valid (its calls are refused with 403)."""
 
 
 class _TtlCache:
@@ -97,7 +94,7 @@ class ClientRegistry:
         self.table_name = table_name
         self._cache = _TtlCache(registry_ttl() if ttl_seconds is None else ttl_seconds, clock)
 
-    def _load(self, client_id: str) -> tuple[PartnerKind, str] | MalformedClient | None:
+    def _load(self, client_id: str) -> tuple[PartnerKind, str] | MisconfiguredPartner | None:
         answer = self.dynamodb.get_item(TableName=self.table_name, Key=client_key(client_id))
         if "Item" not in answer:
             return None
@@ -107,13 +104,13 @@ class ClientRegistry:
         matched = CLIENT_PRINCIPAL_PATTERN.fullmatch(principal) if isinstance(principal, str) else None
         if unknown or matched is None:
             wrong = ", ".join(unknown or ["principal"])
-            return MalformedClient(f"registry entry of client {client_id} is malformed: {wrong}")
+            return MisconfiguredPartner(f"registry entry of client {client_id} is malformed: {wrong}")
         return matched.group(1), matched.group(2)  # type: ignore[return-value]
 
     def principal(self, client_id: str) -> tuple[PartnerKind, str] | None:
-        """The client's principal, None when it is not registered; MalformedClient when its entry is invalid."""
+        """The client's principal, None when it is not registered; MisconfiguredPartner when its entry is invalid."""
         found = self._cache.get(client_id, lambda: self._load(client_id))
-        if isinstance(found, MalformedClient):
+        if isinstance(found, MisconfiguredPartner):
             raise found
         return found
 

@@ -15,7 +15,7 @@ from fibre_cafe.dal.partner_client import (
     CallFailure,
     PartnerClient,
 )
-from fibre_cafe.dal.partner_directory import UnknownPartner
+from fibre_cafe.dal.errors import UnknownPartner
 from fibre_cafe.dal.supplier_directory import SupplierDirectory
 from fibre_cafe.domain import supplier_answers
 from fibre_cafe.domain.supplier_answers import SupplierAnswer

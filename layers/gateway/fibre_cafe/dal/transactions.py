@@ -10,12 +10,12 @@ What a cancelled transaction raises:
 
 1. ``on_condition_failed`` (name -> exception class or factory), in the mapping's order: the first named item
    whose condition failed decides the exception (so list the more specific meaning first);
-2. otherwise ``WriteConflict`` when any item met a concurrent transaction (``TransactionConflict``);
+2. otherwise ``LostRace`` (dal/errors.py) when any item met a concurrent transaction (``TransactionConflict``);
 3. otherwise the original ``ClientError`` (throttling, a condition on an item nobody named, validation): the
    caller's usual AWS error handling (``aws_errors.is_transient``) applies.
 
-``retry_conflicts`` runs one read-then-write attempt again after a lost race (``WriteConflict``, or whatever
-the caller names, e.g. the order changed under it), pausing between attempts with exponential backoff and full
+``retry_conflicts`` runs one read-then-write attempt again after a lost race (``LostRace``: a concurrent
+transaction, or a condition the caller mapped to it, e.g. the order changed under it), pausing between attempts with exponential backoff and full
 jitter, and gives up with the caller's exception once the attempts are spent.
 """
 
@@ -29,6 +29,7 @@ from typing import Callable, Mapping, TypeVar
 from botocore.exceptions import ClientError
 
 from fibre_cafe.dal.aws_errors import cancellation_reason_codes, error_code
+from fibre_cafe.dal.errors import LostRace
 
 T = TypeVar("T")
 
@@ -38,10 +39,6 @@ CONFLICT = "TransactionConflict"
 # Pauses between attempts: full jitter, uniform(0, min(CAP, BASE * 2**attempt)).
 CONFLICT_BACKOFF_BASE_SECONDS = 0.01
 CONFLICT_BACKOFF_CAP_SECONDS = 0.2
-
-
-class WriteConflict(Exception):
-    """DynamoDB cancelled the transaction because of a concurrent transaction: retry."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ def transact_write(client, items: Mapping[str, dict],
             if cancelled.condition_failed(name):
                 raise failure() from exc
         if cancelled.conflict:
-            raise WriteConflict() from exc
+            raise LostRace("a concurrent transaction touched the same items") from exc
         raise
 
 
@@ -87,7 +84,7 @@ def conflict_pause(attempt: int, rng: Callable[[float, float], float] = random.u
 
 
 def retry_conflicts(attempt: Callable[[int], T], attempts: int, give_up: Callable[[], Exception],
-                    retry_on: tuple[type[Exception], ...] = (WriteConflict,),
+                    retry_on: tuple[type[Exception], ...] = (LostRace,),
                     sleep: Callable[[float], None] = time.sleep) -> T:
     """``attempt(n)``'s result; after a ``retry_on`` failure pause (``conflict_pause``) and run it again, up to
     ``attempts`` times in all, then raise ``give_up()``. ``attempt`` should read what it writes afresh each time."""

@@ -1,31 +1,41 @@
-"""Errors the use cases raise; the API layer maps each to a status code and the contract's error body."""
+"""What went wrong, in the domain's words: every domain error class, in one place.
+
+Each carries human ``messages`` (what was wrong, naming the field or the rule) and nothing else: no status
+code, no error body, no uuid. api/http.py alone maps them to status codes, Retry-After and the contract's
+error body; a queue consumer never raises them to ask for a retry (it raises dal/errors.py's RetryLater).
+"""
 
 from __future__ import annotations
 
 
-class GatewayError(Exception):
-    """Base of the errors a tenant is told about."""
+class DomainError(Exception):
+    """Base of the domain's errors: one message per problem found."""
 
     def __init__(self, *messages: str):
         super().__init__("; ".join(messages))
         self.messages = list(messages)
 
 
-class NotFound(GatewayError):
-    """422 NOT_FOUND: unknown to this caller (another tenant's item answers the same)."""
+class NotFound(DomainError):
+    """Unknown to this caller (another tenant's item answers the same)."""
 
 
-class InvalidRequest(GatewayError):
-    """422 INVALID_REQUEST: well-formed, but breaks a business rule."""
+class InvalidRequest(DomainError):
+    """Well-formed, but breaks a business rule (every broken rule is listed)."""
 
 
-class DependencyUnavailable(GatewayError):
-    """503: a dependency is throttled or unreachable; nothing was written, retry later."""
-
-    def __init__(self, *messages: str, retry_after_seconds: int = 1):
-        super().__init__(*messages)
-        self.retry_after_seconds = retry_after_seconds
+class ConcurrentUpdate(DomainError):
+    """What the request needs kept changing under it (other writers won every try); nothing was written: the
+    caller may try again shortly."""
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(DomainError):
     """A cancellation was asked to move along an edge the state model does not have (a bug or a stale event)."""
+
+
+class KciRejected(DomainError):
+    """The KCI can never be applied (it contradicts the registry)."""
+
+
+class KciNotApplicableYet(DomainError):
+    """The KCI refers to something the gateway does not have yet (a cancellation): it may apply later."""

@@ -19,26 +19,19 @@ order the KCIs arrive in and however often each arrives:
   agrees (CANCELLED for a COMPLETED cancellation) is applied without touching the cancellation.
 - A KCI for an order not yet known creates its snapshot (orders are created elsewhere in the gateway).
 - A KCI that names another supplier's or tenant's order, or the wrong order type, can never apply
-  (KciRejected); one whose cancellation does not exist yet cannot apply now (KciNotApplicableYet).
-  Both are retried by the queue and end in the dead-letter queue, never silently dropped.
+  (KciRejected); one whose cancellation does not exist yet cannot apply now (KciNotApplicableYet; both in
+  domain/errors.py). Both are retried by the queue and end in the dead-letter queue, never silently dropped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fibre_cafe.domain.errors import KciRejected
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody, ErrorCode
 from fibre_cafe.models.kci import KciReasonCode, SupplierKci
 from fibre_cafe.models.order import Order, OrderStatus
-
-
-class KciRejected(Exception):
-    """The KCI can never be applied (it contradicts the registry)."""
-
-
-class KciNotApplicableYet(Exception):
-    """The KCI refers to something the gateway does not have yet; retry later."""
 
 
 @dataclass(frozen=True)

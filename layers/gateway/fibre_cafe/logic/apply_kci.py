@@ -52,11 +52,12 @@ from botocore.exceptions import ClientError
 
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.aws_errors import error_code
-from fibre_cafe.dal.gateway_store import LOST_RACE, CancellationNotMovable, DuplicateKci, GatewayStore
+from fibre_cafe.dal.errors import CancellationNotMovable, DuplicateKci, RetryLater
+from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.transactions import retry_conflicts
 from fibre_cafe.domain import cancellation_outcomes, cancellation_state_machine
-from fibre_cafe.domain.errors import DependencyUnavailable
-from fibre_cafe.domain.kci_rules import KciNotApplicableYet, KciOutcomeKind, KciPlan, KciRejected, plan_kci
+from fibre_cafe.domain.errors import KciNotApplicableYet, KciRejected
+from fibre_cafe.domain.kci_rules import KciOutcomeKind, KciPlan, plan_kci
 from fibre_cafe.models.kci import KciEnvelope, SupplierKci
 from fibre_cafe.models.order import Order
 from fibre_cafe.observability import count
@@ -110,7 +111,7 @@ class ApplyKci:
             return (*self._place(kci, envelope, order, now), now)
 
         try:
-            outcome, order_after, now = retry_conflicts(attempt, self.max_attempts, retry_on=LOST_RACE, give_up=lambda: DependencyUnavailable(
+            outcome, order_after, now = retry_conflicts(attempt, self.max_attempts, give_up=lambda: RetryLater(
                 f"order {kci.order.id} kept changing while applying KCI {kci.id}"))
         except DuplicateKci:
             logger.info("Duplicate KCI ignored", extra={"kci_id": str(kci.id), "order_id": kci.order.id})
@@ -218,7 +219,7 @@ class ApplyKci:
         updates: dict = {"version": order.version + 1, "heldKcis": order.heldKcis + 1}
         if order.holdTimerUntil is None or order.holdTimerUntil <= iso(now):
             if self.timers is None:
-                raise DependencyUnavailable("no hold-expiry timers configured")
+                raise RuntimeError("ApplyKci was built without hold-expiry timers")
             self.timers.schedule_hold_expiry(order.id, window)  # before the write: see the module docstring
             updates["holdTimerUntil"] = deadline
         missing = list(range(order.lastSequenceNumber + 1, kci.sequenceNumber))
@@ -261,7 +262,7 @@ class ApplyKci:
                 self._rearm(order, remaining, now)
             return released
 
-        return retry_conflicts(attempt, self.max_attempts * 2, retry_on=LOST_RACE, give_up=lambda: DependencyUnavailable(
+        return retry_conflicts(attempt, self.max_attempts * 2, give_up=lambda: RetryLater(
             f"order {order_id} kept changing while releasing its held KCIs"))
 
     def _release(self, item: dict, envelope: KciEnvelope, order: Order, now: datetime) -> Order | None:
@@ -321,7 +322,7 @@ class ApplyKci:
             return
         delay = max(1, math.ceil((datetime.fromisoformat(earliest.replace("Z", "+00:00")) - now).total_seconds()))
         if self.timers is None:
-            raise DependencyUnavailable("no hold-expiry timers configured")
+            raise RuntimeError("ApplyKci was built without hold-expiry timers")
         self.timers.schedule_hold_expiry(order.id, delay)
         after = order.model_copy(update={"version": order.version + 1, "holdTimerUntil": iso(now + timedelta(seconds=delay))})
         self.store.update_snapshot(after, order.version)

@@ -18,12 +18,12 @@ from typing import Callable
 from aws_lambda_powertools import Logger
 
 from fibre_cafe.clock import iso, utc_now
-from fibre_cafe.dal.gateway_store import LOST_RACE, GatewayStore, RequestAlreadyRecorded
+from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.id_allocator import BlockIdAllocator
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.dal.transactions import retry_conflicts
 from fibre_cafe.domain import cancellation_state_machine
-from fibre_cafe.domain.errors import DependencyUnavailable
+from fibre_cafe.domain.errors import ConcurrentUpdate
 from fibre_cafe.domain.order_rules import check_cancellable
 from fibre_cafe.logic import idempotency
 from fibre_cafe.models.cancellation import ServiceOrderCancellationRequest
@@ -64,8 +64,7 @@ class CreateCancellation:
         # won the race (the next attempt answers what it answered): look again.
         return retry_conflicts(
             lambda attempt: self._attempt(request, ctx, request_fingerprint), self.max_attempts,
-            give_up=lambda: DependencyUnavailable("The order is being updated concurrently - please retry", retry_after_seconds=1),
-            retry_on=(*LOST_RACE, RequestAlreadyRecorded),
+            give_up=lambda: ConcurrentUpdate("The order is being updated concurrently"),
         )
 
     def _attempt(self, request: ServiceOrderCancellationRequest, ctx: RequestContext, request_fingerprint: str) -> StoredResponse:

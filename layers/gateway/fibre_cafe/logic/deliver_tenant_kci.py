@@ -31,7 +31,8 @@ from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.dynamodb_codec import from_item
 from fibre_cafe.dal.oauth2_tokens import TokenCache
 from fibre_cafe.dal.partner_client import PartnerClient, PartnerReply, RetryPolicy
-from fibre_cafe.dal.partner_directory import PartnerDirectory, UnknownPartner
+from fibre_cafe.dal.errors import UnknownPartner
+from fibre_cafe.dal.partner_directory import PartnerDirectory
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox, outbox_key
 from fibre_cafe.models.tenant_kci import DeliveryStatus, TenantKciMessage
 

@@ -25,9 +25,9 @@ from typing import Callable
 from aws_lambda_powertools import Logger
 
 from fibre_cafe.clock import iso, utc_now
-from fibre_cafe.dal.cancellations_table import StaleRecord
+from fibre_cafe.dal.errors import RetryLater, StaleRecord
 from fibre_cafe.dal.gateway_store import GatewayStore
-from fibre_cafe.dal.partner_client import RetryLater, RetryPolicy
+from fibre_cafe.dal.partner_client import RetryPolicy
 from fibre_cafe.dal.supplier_api import SupplierApi
 from fibre_cafe.logic.record_outcome import store_outcome
 from fibre_cafe.domain import cancellation_state_machine
@@ -40,10 +40,6 @@ from fibre_cafe.observability import count
 logger = Logger(child=True)
 
 DISPATCHABLE = frozenset({CancellationStatus.RECEIVED_BY_GATEWAY, CancellationStatus.FAILED_TO_SEND})
-
-
-class CancellationMissing(Exception):
-    """The message names a cancellation that is not stored (should never happen: the record is written first)."""
 
 
 class DispatchResult(str, Enum):
@@ -75,7 +71,8 @@ class DispatchCancellation:
         table = self.store.cancellations
         record = table.get(message.cancellationId)
         if record is None:
-            raise CancellationMissing(f"cancellation {message.cancellationId} is not stored")
+            # Should never happen (the record is written before the message is sent): retried, then dead-lettered.
+            raise RetryLater(f"cancellation {message.cancellationId} is not stored", self.settings.backoff_base_seconds)
         if not self._dispatchable(record, message):
             logger.info("Cancellation already answered; supplier not called", extra={"cancellation_id": record.id, "status": record.status.value})
             return DispatchResult.ALREADY_ANSWERED

@@ -20,7 +20,8 @@ from datetime import timedelta
 from aws_lambda_powertools import Logger
 
 from fibre_cafe.clock import iso, utc_now
-from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
+from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.errors import StaleRecord
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.domain import cancellation_state_machine

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.dynamodb_codec import from_item
-from fibre_cafe.dal.kci_ids import KciIdTaken, KciIngestStore, kci_fingerprint
+from fibre_cafe.dal.errors import KciIdTaken
+from fibre_cafe.dal.kci_ids import KciIngestStore, kci_fingerprint
 from fibre_cafe.dal.kci_queue import KciQueue
-from fibre_cafe.domain.errors import InvalidRequest
-from fibre_cafe.domain.kci_rules import KciRejected, plan_kci
+from fibre_cafe.domain.errors import InvalidRequest, KciRejected
+from fibre_cafe.domain.kci_rules import plan_kci
 from fibre_cafe.models.kci import KciEnvelope, SupplierKci
 from fibre_cafe.models.order import Order
 

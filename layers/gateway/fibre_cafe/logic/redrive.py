@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from fibre_cafe.clock import iso, utc_now
-from fibre_cafe.dal.cancellations_table import CancellationsTable, StaleRecord
+from fibre_cafe.dal.cancellations_table import CancellationsTable
+from fibre_cafe.dal.errors import StaleRecord
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.models.cancellation import CancellationStatus
 
