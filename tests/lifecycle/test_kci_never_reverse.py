@@ -14,7 +14,8 @@ import json
 import pytest
 
 from fibre_cafe.models.cancellation import CancellationStatus
-from tests.lifecycle.conftest import Context, make_kci
+from testing.events import make_kci
+from testing.lambda_context import lambda_context
 
 ORDER_ID = 123
 
@@ -125,14 +126,14 @@ def test_the_suppliers_synchronous_answer_never_reverses_a_kci_decision(lifecycl
 
 def test_a_redriven_kci_never_reverses_a_decision(lifecycle, supplier_stub):
     """A dead-lettered rejection redriven after the cancellation completed: recorded, not applied."""
-    from tests.lifecycle.conftest import kci_envelope
+    from testing.events import kci_envelope
 
     lifecycle.hold_window(0)
     cancellation_id = pending_cancellation(lifecycle, supplier_stub)
     post_and_process(lifecycle, make_kci(ORDER_ID, 3, "CANCELLED", cancellation_id=cancellation_id))
     late = make_kci(ORDER_ID, 4, "CANCELLATION_REJECTED", cancellation_id=cancellation_id, text="redriven")
     lifecycle.sqs.send_message(QueueUrl=lifecycle.queue("KciDeadLetterQueue"), MessageBody=kci_envelope(late))
-    result = lifecycle.redrive.lambda_handler({"action": "dead-letters", "queue": "kcis"}, Context())
+    result = lifecycle.redrive.lambda_handler({"action": "dead-letters", "queue": "kcis"}, lambda_context())
     assert len(result["redriven"]) == 1
     assert lifecycle.process_kcis() == {"batchItemFailures": []}
     assert lifecycle.cancellation(cancellation_id).status is CancellationStatus.COMPLETED

@@ -44,7 +44,9 @@ from fibre_cafe.models.cancellation import CancellationStatus, ReasonCode, Servi
 from fibre_cafe.models.kci import KciEnvelope
 from fibre_cafe.models.order import Order, OrderType
 from local_stack.template import create_resources
-from tests.lifecycle.conftest import AwsCallCounter, make_kci, moto_world, tables_only_template
+from testing.aws import moto_world, tables_only_template
+from testing.events import make_kci
+from testing.recorders import AwsCallLog
 
 KINDS = ("ACKNOWLEDGED", "COMMITTED", "UPDATE", "DELAY", "CANCELLED_NAMED", "CANCELLED_BY_SUPPLIER", "CANCELLATION_REJECTED")
 STATUSES = ("ACKNOWLEDGED", "IN_PROGRESS", "HELD", "PENDING")
@@ -337,7 +339,7 @@ def test_throughput_of_apply_kci_in_process(new_world, record_property):
     kcis = [kci_body(order, n, rng.choice(KINDS[:4]), rng.choice(STATUSES)) for n in range(1, 11) for order in orders]
     world = new_world()
     world.seed(orders)
-    calls = AwsCallCounter(world.store.client)
+    calls = AwsCallLog().watch(world.store.client)
 
     started, cpu_started = time.perf_counter(), time.process_time()
     for kci in kcis:

@@ -17,7 +17,8 @@ import pytest
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorCode
 from fibre_cafe.models.kci import SupplierKci
-from tests.lifecycle.conftest import AwsCallCounter, ENTITY_FIELDS, kci_envelope, make_kci
+from testing.events import ENTITY_FIELDS, kci_envelope, make_kci
+from testing.recorders import AwsCallLog
 
 DOCS_EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "docs_examples"
 ORDER_ID = 123
@@ -136,13 +137,14 @@ def test_the_same_queue_message_delivered_twice_is_applied_once(lifecycle):
     version = lifecycle.order(ORDER_ID).version
     lifecycle.post_kci(make_kci(ORDER_ID, 2, "COMMITTED"))
     url = lifecycle.queue("KciQueue")
-    from tests.lifecycle.conftest import Context, drain
+    from testing.events import receive_event
+    from testing.lambda_context import lambda_context
 
-    event = drain(url, visibility_timeout=0)
-    assert lifecycle.kci_processor.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    event = receive_event(url, visibility_timeout=0)
+    assert lifecycle.kci_processor.lambda_handler(event, lambda_context()) == {"batchItemFailures": []}
     # Not deleted (the event source mapping crashed): delivered again.
-    event = drain(url, visibility_timeout=0)
-    assert lifecycle.kci_processor.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    event = receive_event(url, visibility_timeout=0)
+    assert lifecycle.kci_processor.lambda_handler(event, lambda_context()) == {"batchItemFailures": []}
 
     assert lifecycle.order(ORDER_ID).version == version + 1
     assert len(lifecycle.orders.history(ORDER_ID)) == 2
@@ -428,7 +430,7 @@ def test_every_documented_supplier_kci_is_accepted_and_applied(lifecycle, path):
 def test_at_most_two_aws_calls_per_kci_record(lifecycle, supplier_stub):
     """Measured on the processor's own DynamoDB client (the event source mapping deletes the messages)."""
     cancellation_id = pending_cancellation(lifecycle, supplier_stub)
-    calls = AwsCallCounter(lifecycle.kci_processor.deps.apply_kci.store.client)
+    calls = AwsCallLog().watch(lifecycle.kci_processor.deps.apply_kci.store.client)
 
     def cost(kci: dict) -> list[str]:
         lifecycle.post_kci(kci)

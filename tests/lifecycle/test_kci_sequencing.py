@@ -16,7 +16,9 @@ import pytest
 from fibre_cafe.clock import utc_now
 from fibre_cafe.dal.kci_hold_window import DEFAULT_SECONDS, MAX_SECONDS, kci_hold_window_seconds
 from fibre_cafe.dal.partner_directory import PartnerDirectory
-from tests.lifecycle.conftest import AwsCallCounter, Context, make_kci
+from testing.events import make_kci
+from testing.lambda_context import lambda_context
+from testing.recorders import AwsCallLog
 
 ORDER_ID = 123
 
@@ -59,7 +61,7 @@ def fire_timer(lifecycle, order_id: int = ORDER_ID) -> dict:
         "messageId": "timer-1", "receiptHandle": "r", "body": json.dumps({"holdExpiry": {"orderId": order_id}}),
         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:eu-west-2:000000000000:KciQueue", "awsRegion": "eu-west-2"}]}
-    return lifecycle.kci_processor.lambda_handler(event, Context())
+    return lifecycle.kci_processor.lambda_handler(event, lambda_context())
 
 
 @pytest.fixture
@@ -180,8 +182,8 @@ def test_aws_calls_per_kci_in_order_held_draining_and_stale(ordered, record_prop
     """The issue's measure. In order: at most 2 (GetItem + TransactWriteItems)."""
     lifecycle = ordered
     processor = lifecycle.kci_processor
-    counter = AwsCallCounter(processor.deps.apply_kci.store.client)
-    AwsCallCounter.__init__(counter, processor.deps.apply_kci.timers.client)  # the same counter on the SQS client too
+    counter = AwsCallLog().watch(processor.deps.apply_kci.store.client)
+    counter.watch(processor.deps.apply_kci.timers.client)  # the same counter on the SQS client too
 
     def cost(*kcis: dict) -> list[str]:
         post(lifecycle, *kcis)

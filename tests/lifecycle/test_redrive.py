@@ -21,7 +21,9 @@ from fibre_cafe.logic import forwarding_sweeper
 from fibre_cafe.logic.redrive import redrive_failed_to_send
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorCode
-from tests.lifecycle.conftest import Context, fail_calls, make_kci
+from testing.events import make_kci
+from testing.faults import fail_calls
+from testing.lambda_context import lambda_context
 
 SUPPLIER_REFUSED = (401, json.dumps({"messages": ["expired credentials"]}), 0)
 
@@ -43,7 +45,7 @@ def queued_bodies(lifecycle, queue: str = "SupplierRequestsQueue") -> list[dict]
 
 
 def redrive(lifecycle, event: dict) -> dict:
-    return lifecycle.redrive.lambda_handler(event, Context())
+    return lifecycle.redrive.lambda_handler(event, lambda_context())
 
 
 # --------------------------------------------------------------------------------------------- FAILED_TO_SEND
@@ -206,7 +208,7 @@ def sweep_at(lifecycle, monkeypatch, minutes_from_now: float) -> dict:
     """Run the ForwardingSweeperFunction as if it were ``minutes_from_now`` later."""
     later = utc_now() + timedelta(minutes=minutes_from_now)
     monkeypatch.setattr(lifecycle.sweeper, "sweep", functools.partial(forwarding_sweeper.sweep, clock=lambda: later))
-    return lifecycle.sweeper.lambda_handler({}, Context())
+    return lifecycle.sweeper.lambda_handler({}, lambda_context())
 
 
 def test_the_sweeper_requeues_a_cancellation_whose_send_was_lost_and_the_supplier_is_called_once(lifecycle, supplier_stub, monkeypatch):

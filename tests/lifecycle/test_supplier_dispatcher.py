@@ -25,7 +25,9 @@ from fibre_cafe.logic.dispatch_cancellation import DispatchResult, RetryLater
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorCode
 from fibre_cafe.models.kci import KciEnvelope
-from tests.lifecycle.conftest import AwsCallCounter, Context, acknowledge, drain, make_kci
+from testing.events import acknowledge, make_kci, receive_event
+from testing.lambda_context import lambda_context
+from testing.recorders import AwsCallLog
 
 DOCS_EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "docs_examples"
 DOCUMENTED_ERRORS = {(e["code"], tuple(e["messages"])) for e in json.loads((DOCS_EXAMPLES / "error-bodies.json").read_text())}
@@ -188,7 +190,7 @@ def retry_until_failed(lifecycle, supplier_stub, cancellation_id: int) -> list[i
     Messages are received with VisibilityTimeout=0, so only the handler's ChangeMessageVisibility can
     hide a failed one; the test then lets the backoff elapse by making it visible again.
     """
-    calls = AwsCallCounter(lifecycle.dispatcher.deps.sqs)
+    calls = AwsCallLog().watch(lifecycle.dispatcher.deps.sqs)
     delays: list[int] = []
     lifecycle.dispatcher.deps.sqs.meta.events.register(
         "provide-client-params.sqs.ChangeMessageVisibility", lambda params, **_: delays.append(params["VisibilityTimeout"]))
@@ -198,7 +200,7 @@ def retry_until_failed(lifecycle, supplier_stub, cancellation_id: int) -> list[i
         assert failures(result) == [event["Records"][0]["messageId"]], f"attempt {attempt} should be retried"
         assert calls.take() == ["ChangeMessageVisibility"]
         assert lifecycle.visible("SupplierRequestsQueue") == 0, "a retried message must be hidden for its backoff"
-        assert drain(lifecycle.queue("SupplierRequestsQueue"))["Records"] == []
+        assert receive_event(lifecycle.queue("SupplierRequestsQueue"))["Records"] == []
         record = lifecycle.cancellation(cancellation_id)
         assert record.status is CancellationStatus.RECEIVED_BY_GATEWAY
         assert record.dispatchAttempts == attempt and record.dispatchLeaseUntil is None
@@ -363,12 +365,12 @@ def test_a_redelivered_message_whose_deletion_was_lost_does_not_call_the_supplie
     supplier_stub.answers.append((202, "", 0))
     url = lifecycle.queue("SupplierRequestsQueue")
 
-    event = drain(url, visibility_timeout=0)
-    assert lifecycle.dispatcher.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    event = receive_event(url, visibility_timeout=0)
+    assert lifecycle.dispatcher.lambda_handler(event, lambda_context()) == {"batchItemFailures": []}
     # The event source mapping never deleted it (crash after the handler returned): SQS delivers it again.
-    event = drain(url, visibility_timeout=0)
+    event = receive_event(url, visibility_timeout=0)
     assert event["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
-    result = lifecycle.dispatcher.lambda_handler(event, Context())
+    result = lifecycle.dispatcher.lambda_handler(event, lambda_context())
     acknowledge(url, event, result)
 
     assert result == {"batchItemFailures": []}

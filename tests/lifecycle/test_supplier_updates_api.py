@@ -19,7 +19,9 @@ import pytest
 
 from fibre_cafe.models.kci import SupplierKci
 from local_stack.proxy_events import claims_for, proxy_event
-from tests.lifecycle.conftest import Context, api_call, make_kci
+from testing.events import make_kci
+from testing.lambda_context import lambda_context
+from testing.lifecycle import api_call
 
 ORDER_ID = 123
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -42,7 +44,7 @@ def post_raw(lifecycle, body: str | None, *, client: str | None = "DUMMY_SUPPLIE
     all_headers = {"Content-Type": "application/json", "X-Request-ID": str(uuid.uuid4()), **(headers or {})}
     all_headers = {k: v for k, v in all_headers.items() if v is not None}
     event = proxy_event("POST", "/kcis", headers=all_headers, body=body, claims=claims_for(client) if client else None)
-    answer = lifecycle.updates_api.lambda_handler(event, Context())
+    answer = lifecycle.updates_api.lambda_handler(event, lambda_context())
     return answer["statusCode"], (json.loads(answer["body"]) if answer.get("body") else None)
 
 
@@ -198,7 +200,7 @@ def test_an_accepted_kci_is_204_with_no_body_and_queued_with_who_sent_it_and_whe
                                                   "X-Conversation-ID": "conv-9"},
                         body=json.dumps(kci), claims=claims_for("FIBRECO"))
 
-    answer = lifecycle.updates_api.lambda_handler(event, Context())
+    answer = lifecycle.updates_api.lambda_handler(event, lambda_context())
 
     assert answer["statusCode"] == 204
     assert not answer.get("body")

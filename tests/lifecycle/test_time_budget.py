@@ -13,27 +13,13 @@ import time
 from fibre_cafe.dal.partner_call import DeadlineExceeded, TimeBudget, call_with_deadline
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorCode
-from tests.lifecycle.conftest import acknowledge, drain
+from testing.events import acknowledge, receive_event
+from testing.lambda_context import lambda_context
 from tests.lifecycle.test_supplier_dispatcher import accepted_cancellation, failures
 
 DEADLINE = 1.0  # PARTNER_CALL_DEADLINE_SECONDS for these tests
 OVERHEAD = 1.0  # RECORD_OVERHEAD_SECONDS: a record starts only with 2 s left
 SLOW = 4.0  # the slow supplier answers after this long: past the deadline, and past the fake function timeout
-
-
-class ShortContext:
-    """A Lambda context with ``seconds`` left at the start of the invocation, running down in real time."""
-
-    function_name = "SupplierDispatcherFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-2:000000000000:function:SupplierDispatcherFunction"
-    aws_request_id = "short-request"
-
-    def __init__(self, seconds: float):
-        self._deadline = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def budgeted(lifecycle):
@@ -43,9 +29,9 @@ def budgeted(lifecycle):
 
 def invoke(lifecycle, seconds: float) -> tuple[dict, dict, float]:
     url = lifecycle.queue("SupplierRequestsQueue")
-    event = drain(url, max_messages=10, visibility_timeout=30)
+    event = receive_event(url, max_messages=10, visibility_timeout=30)
     started = time.monotonic()
-    result = lifecycle.dispatcher.lambda_handler(event, ShortContext(seconds))
+    result = lifecycle.dispatcher.lambda_handler(event, lambda_context("SupplierDispatcherFunction", seconds=seconds))
     elapsed = time.monotonic() - started
     acknowledge(url, event, result)
     return event, result, elapsed

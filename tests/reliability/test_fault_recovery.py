@@ -19,7 +19,7 @@ import pytest
 from fibre_cafe.logic.redrive import redrive_failed_to_send
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorCode
-from tests.lifecycle.conftest import aws, lifecycle, load_function, make_kci, supplier_stub  # noqa: F401 - fixtures
+from testing.events import make_kci
 from tests.lifecycle.test_supplier_dispatcher import (
     MAX_ATTEMPTS,
     ORDER_ID,

@@ -18,7 +18,7 @@ import pytest
 from bench.local_stack_load import post_request, seed_orders, token
 from bench.loadgen import run_load
 from local_stack.stack import LocalStack
-from tests.reliability.conftest import size
+from tests.reliability.sizes import size
 
 pytestmark = pytest.mark.http
 

@@ -20,7 +20,7 @@ import pytest
 from bench.local_stack_load import token
 from bench.loadgen import Request, run_load
 from local_stack.stack import LocalStack
-from tests.reliability.conftest import size
+from tests.reliability.sizes import size
 
 pytestmark = pytest.mark.http
 

@@ -35,8 +35,9 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from local_stack.proxy_events import claims_for, proxy_event
 from local_stack.template import api_routes
-from tests.lifecycle.conftest import Context, moto_world
-from tests.reliability.conftest import size
+from testing.aws import moto_world
+from testing.lambda_context import lambda_context
+from tests.reliability.sizes import size
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.json")
@@ -137,7 +138,7 @@ def test_generated_requests_get_documented_answers_and_no_5xx(world, method, pat
         request, prepared = _event(case)
         event = proxy_event(method, request["path"], resource=path, headers=request["headers"], body=request["body"],
                             query=request["query"] or None, claims=claims_for(client))
-        answer = handler.lambda_handler(event, Context())
+        answer = handler.lambda_handler(event, lambda_context())
         statuses[answer["statusCode"]] = statuses.get(answer["statusCode"], 0) + 1
         if mode is GenerationMode.POSITIVE and answer["statusCode"] == 400 and os.environ.get("SHOW_400"):
             print("400 for a positive case:", json.loads(answer["body"])["messages"][:2])

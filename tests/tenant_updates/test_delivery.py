@@ -24,16 +24,9 @@ import pytest
 
 from fibre_cafe.dal.partner_directory import PartnerDirectory
 from fibre_cafe.models.tenant_kci import TenantKci
-from tests.lifecycle.conftest import Context, make_kci
-from tests.tenant_updates.conftest import (
-    BACKOFF_BASE_SECONDS,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    MAX_DELIVERY_ATTEMPTS,
-    SLOW_SECONDS,
-    TENANT,
-    failures,
-)
+from testing.events import failures, make_kci
+from testing.lambda_context import lambda_context
+from testing.lifecycle import BACKOFF_BASE_SECONDS, CLIENT_ID, CLIENT_SECRET, MAX_DELIVERY_ATTEMPTS, SLOW_SECONDS, TENANT
 
 ORDER_ID = 123
 CONVERSATION = "conv-tenant-original"
@@ -356,7 +349,7 @@ def test_a_message_for_a_kci_already_delivered_or_failed_is_not_sent_again(world
     assert item(world)["deliveryStatus"] == status
 
     # The same message again: a redelivery after its deletion was lost, or the relay replaying the stream.
-    result = world.delivery.lambda_handler(event, Context())
+    result = world.delivery.lambda_handler(event, lambda_context())
 
     assert result == {"batchItemFailures": []}
     assert len(tenant_stub.requests) == 1

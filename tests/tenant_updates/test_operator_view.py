@@ -9,8 +9,8 @@ leftover failure detail. That is what an on-call engineer reading one row needs.
 
 from __future__ import annotations
 
-from tests.lifecycle.conftest import make_kci
-from tests.tenant_updates.conftest import MAX_DELIVERY_ATTEMPTS, SLOW_SECONDS
+from testing.events import make_kci
+from testing.lifecycle import MAX_DELIVERY_ATTEMPTS, SLOW_SECONDS
 
 A, B = 101, 202
 

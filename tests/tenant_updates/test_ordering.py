@@ -15,8 +15,8 @@ import random
 
 import pytest
 
-from tests.lifecycle.conftest import make_kci
-from tests.tenant_updates.conftest import TENANT, failures
+from testing.events import failures, make_kci
+from testing.lifecycle import TENANT
 
 A, B, C = 101, 202, 303
 

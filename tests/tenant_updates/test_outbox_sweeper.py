@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from fibre_cafe.clock import utc_now
 from fibre_cafe.logic.outbox_sweeper import sweep_outbox
-from tests.lifecycle.conftest import Context, make_kci
+from testing.events import make_kci
+from testing.lambda_context import lambda_context
 
 ORDER_ID = 321
 
@@ -17,7 +18,7 @@ def sweep(world, monkeypatch, minutes_from_now: float) -> dict:
     module = world._module("TenantKciOutboxSweeperFunction")
     later = utc_now() + timedelta(minutes=minutes_from_now)
     monkeypatch.setattr(module, "sweep", lambda outbox, queue, after: sweep_outbox(outbox, queue, after, clock=lambda: later))
-    return module.lambda_handler({}, Context())
+    return module.lambda_handler({}, lambda_context())
 
 
 def test_with_the_stream_stopped_the_sweeper_still_brings_the_kcis_to_the_tenant(world, monkeypatch):

@@ -39,8 +39,9 @@ from fibre_cafe.logic.apply_kci import ApplyKci
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.kci import KciEnvelope
 from fibre_cafe.models.tenant_kci import TenantKci, TenantKciMessage
-from tests.lifecycle.conftest import Context, make_kci
-from tests.tenant_updates.conftest import TENANT
+from testing.events import make_kci
+from testing.lambda_context import lambda_context
+from testing.lifecycle import TENANT
 
 DOCS_EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "docs_examples"
 ORDER_ID = 123
@@ -279,11 +280,11 @@ def test_an_unreachable_supplier_is_reported_as_an_error_once(world, supplier_st
 def sweep_at(world, monkeypatch, minutes_from_now: float) -> dict:
     later = utc_now() + timedelta(minutes=minutes_from_now)
     monkeypatch.setattr(world.sweeper, "sweep", functools.partial(forwarding_sweeper.sweep, clock=lambda: later))
-    return world.sweeper.lambda_handler({}, Context())
+    return world.sweeper.lambda_handler({}, lambda_context())
 
 
 def test_the_sweeper_giving_up_tells_the_tenant_gateway_fault(world, supplier_stub, monkeypatch):
-    from tests.lifecycle.conftest import fail_calls
+    from testing.faults import fail_calls
 
     world.register_order(ORDER_ID)  # registered by the gateway: no supplier KCI, so the ERROR is tenant KCI 1
     lost = fail_calls(world.tenant_api.deps.create_cancellation.queue.client, "SendMessage", "InternalFailure", 500)
@@ -419,7 +420,7 @@ def test_sequence_numbers_are_shared_by_supplier_and_gateway_kcis_without_gaps_o
                               text="Too late"))                                                 # 3 supplier
     second = cancel(world)
     supplier_answers(world, supplier_stub, (503, "", 0), (429, "", 0), (500, "", 0))           # 4 gateway (ERROR)
-    assert world.redrive.lambda_handler({"action": "failed-to-send"}, Context())["redriven"] == [second]
+    assert world.redrive.lambda_handler({"action": "failed-to-send"}, lambda_context())["redriven"] == [second]
     supplier_answers(world, supplier_stub, (201, "", 0))                                         # 5 gateway
     post_kcis(world, make_kci(ORDER_ID, 4, "CANCELLED", cancellation_id=second))                 # 6 supplier (already decided)
     post_kcis(world, make_kci(ORDER_ID, 5, "COMPLETED", status="CANCELLED"))                     # 7 supplier

@@ -10,8 +10,8 @@ import json
 import boto3
 
 from local_stack.template import load_template
-from tests.lifecycle.conftest import fail_calls, make_kci
-from tests.tenant_updates.conftest import failures
+from testing.events import failures, make_kci
+from testing.faults import fail_calls
 
 ORDER_ID = 123
 

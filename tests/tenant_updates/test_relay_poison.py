@@ -7,7 +7,8 @@ import json
 
 import boto3
 
-from tests.lifecycle.conftest import Context, make_kci
+from testing.events import make_kci
+from testing.lambda_context import lambda_context
 
 POISON_ORDER, OTHER_ORDER = 901, 902
 
@@ -43,7 +44,7 @@ def test_redrive_relay_failures_replays_the_described_stream_records(world):
     failures = world.queue("TenantKciRelayFailureQueue")
     world.sqs.send_message(QueueUrl=failures, MessageBody=json.dumps(described))
 
-    report = world.redrive.lambda_handler({"action": "relay-failures"}, Context())
+    report = world.redrive.lambda_handler({"action": "relay-failures"}, lambda_context())
 
     assert [entry["relayed"] for entry in report["redriven"]] == [1] and report["skipped"] == []
     assert [m["body"]["orderId"] for m in world.queued_tenant_kcis()] == [OTHER_ORDER]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import time
 
-from tests.lifecycle.test_time_budget import DEADLINE, OVERHEAD, SLOW, ShortContext
-from tests.tenant_updates.conftest import failures
+from testing.events import failures
+from testing.lambda_context import lambda_context
+from tests.lifecycle.test_time_budget import DEADLINE, OVERHEAD, SLOW
 from tests.tenant_updates.test_delivery import queued
 
 
@@ -25,7 +26,7 @@ def test_a_slow_tenant_leaves_the_records_not_started_to_the_next_invocation(wor
     order_of = {r["messageId"]: json.loads(r["body"])["orderId"] for r in event["Records"]}
 
     started = time.monotonic()
-    result = world.delivery.lambda_handler(event, ShortContext(3.0))
+    result = world.delivery.lambda_handler(event, lambda_context("TenantKciDeliveryFunction", seconds=3.0))
     elapsed = time.monotonic() - started
     world.acknowledge(url, event, result)
 
@@ -40,7 +41,7 @@ def test_a_slow_tenant_leaves_the_records_not_started_to_the_next_invocation(wor
     # The next invocation with time to spare delivers the one not started; the delivered one is not sent again.
     event = world.receive(url)
     assert [order_of.get(r["messageId"]) for r in event["Records"]] == [third]
-    result = world.delivery.lambda_handler(event, ShortContext(30.0))
+    result = world.delivery.lambda_handler(event, lambda_context("TenantKciDeliveryFunction", seconds=30.0))
     world.acknowledge(url, event, result)
     assert result == {"batchItemFailures": []}
     assert world.statuses(third)[0][1] == "DELIVERED"

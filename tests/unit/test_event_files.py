@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.conftest import LambdaContext
+from testing.lambda_context import lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TENANT_API_EVENTS = EVENTS / "tenant_api"
@@ -25,7 +25,7 @@ def _generator():
 
 def _invoke(tenant_api, name: str) -> tuple[int, dict | None]:
     event = json.loads((TENANT_API_EVENTS / name).read_text())
-    answer = tenant_api.lambda_handler(event, LambdaContext())
+    answer = tenant_api.lambda_handler(event, lambda_context("TenantApiFunction"))
     body = answer.get("body")
     return answer["statusCode"], json.loads(body) if body else None
 
@@ -77,7 +77,7 @@ def test_scheduled_event_runs_the_forwarding_sweeper(aws, monkeypatch):
 
     monkeypatch.setattr(forwarding_sweeper_handler, "deps", forwarding_sweeper_handler.Dependencies())
     event = json.loads((EVENTS / "forwarding_sweeper" / "scheduled.json").read_text())
-    report = forwarding_sweeper_handler.lambda_handler(event, LambdaContext())
+    report = forwarding_sweeper_handler.lambda_handler(event, lambda_context("ForwardingSweeperFunction"))
     assert isinstance(report, dict)
 
 

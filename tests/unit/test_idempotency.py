@@ -17,7 +17,8 @@ from fibre_cafe.clock import utc_now
 from fibre_cafe.domain.errors import InvalidRequest
 from fibre_cafe.models.cancellation import CancellationStatus
 from tests.unit.tenant_api_checks import assert_created, assert_error
-from tests.unit.tenant_api_harness import AwsCallLog, handler_clients
+from testing.recorders import AwsCallLog
+from tests.unit.tenant_api_harness import handler_clients
 
 PATH = "/service-order-cancellations"
 EXAMPLE = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}

@@ -17,7 +17,8 @@ import pytest
 from fibre_cafe.dal.id_allocator import COUNTER_KEY, BlockIdAllocator, IdSpaceExhausted
 from fibre_cafe.logic.create_cancellation import RequestContext
 from fibre_cafe.models.order import OrderType
-from tests.unit.tenant_api_harness import AwsCallLog, cancellation_request
+from testing.recorders import AwsCallLog
+from tests.unit.tenant_api_harness import cancellation_request
 from tests.unit.tenant_api_checks import MAX_SAFE_INTEGER, assert_created
 
 PATH = "/service-order-cancellations"

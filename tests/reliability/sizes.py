@@ -18,17 +18,8 @@ Each size is an environment variable, so a soak run can go further still, e.g.
 from __future__ import annotations
 
 import os
-import threading
-
-import pytest
-
-# moto's TransactWriteItems deep-copies whole tables (with their streams) to roll back: a write's cost grows with
-# everything written before it. The lifecycle suite's fix (back up only the named items) applies here too, also to
-# the local stack's moto server, which runs in this process.
-from tests.lifecycle.conftest import _moto_transactions_back_up_items_not_tables  # noqa: F401,E402 - an autouse fixture
 
 SOAK = os.environ.get("SOAK", "") not in ("", "0")
-
 _DEFAULTS = {
     "SCHEMATHESIS_CASES": (150, 1200),
     "SCHEMATHESIS_SEED": (6, 6),
@@ -47,36 +38,3 @@ def size(name: str):
     default = soak if SOAK else ci
     value = os.environ.get(name)
     return type(default)(value) if value not in (None, "") else default
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _moto_kms_keys_are_cheap():
-    """SSE-enabled tables make moto generate an RSA key pair per table: reuse one per key spec (as the other suites do)."""
-    import moto.kms.models
-
-    original = moto.kms.models.generate_private_key
-    cache: dict = {}
-
-    def generate_private_key(key_spec: str):
-        if key_spec not in cache:
-            cache[key_spec] = original(key_spec)
-        return cache[key_spec]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(moto.kms.models, "generate_private_key", generate_private_key)
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _moto_requests_are_atomic(monkeypatch):
-    """DynamoDB applies each request atomically; in-process moto does not when threads call it: serialise its requests."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    original = BotocoreStubber.process_request
-    lock = threading.RLock()
-
-    def process_request(self, request):
-        with lock:
-            return original(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)

@@ -1,0 +1,90 @@
+"""The suites' shared fixtures, registered once by tests/conftest.py (``pytest_plugins``): no suite imports another's
+conftest. The moto speed and atomicity patches are autouse for every test.
+
+- ``aws``: a fresh moto world per test with every table and queue of template.yaml (testing.aws.moto_world);
+- ``load_function``: a template function's handler module with its template environment, clients in this world;
+- ``supplier_stub`` / ``tenant_stub``: scripted partners on 127.0.0.1 (testing.stub_servers);
+- ``lifecycle``: every function of the cancellation's life in-process (testing.lifecycle.Lifecycle).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from testing.aws import cheap_kms_keys, item_level_transaction_backups, moto_world, serialised_moto_requests
+from testing.lifecycle import Lifecycle
+from testing.stub_servers import ScriptedSupplier, ScriptedTenant
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _moto_kms_keys_are_cheap() -> Iterator[None]:
+    with cheap_kms_keys():
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _moto_transactions_back_up_items_not_tables() -> Iterator[None]:
+    """moto deep-copies whole tables (with their streams) on every TransactWriteItems, so a write's cost grows with
+    everything written before it; the local stack's fix (local_stack/moto_patches.py) backs up only the items a
+    transaction names, and a cancelled transaction leaves no stream record, as in DynamoDB."""
+    with item_level_transaction_backups():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _moto_requests_are_atomic() -> Iterator[None]:
+    with serialised_moto_requests():
+        yield
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    """A fresh moto world per test, with every table and queue of template.yaml."""
+    with moto_world() as resources:
+        yield resources
+
+
+@pytest.fixture
+def load_function(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """Import a template function's handler with its template environment, clients built inside this moto world."""
+    from fibre_cafe.api.identity import client_principals
+    from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
+    from local_stack.template import function_environment, function_spec
+
+    def load(logical_id: str, **extra_env: str) -> Any:
+        env = function_environment(logical_id, aws)
+        env.update(CLIENT_PRINCIPALS=json.dumps(DEV_CLIENT_PRINCIPALS), **extra_env)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        client_principals.cache_clear()
+        module = importlib.import_module(function_spec(logical_id).module)
+        monkeypatch.setattr(module, "deps", module.Dependencies())
+        return module
+
+    yield load
+    client_principals.cache_clear()
+
+
+@pytest.fixture
+def supplier_stub() -> Iterator[ScriptedSupplier]:
+    with ScriptedSupplier() as stub:
+        yield stub
+
+
+@pytest.fixture
+def tenant_stub() -> Iterator[ScriptedTenant]:
+    with ScriptedTenant() as stub:
+        yield stub
+
+
+@pytest.fixture
+def lifecycle(aws: Any, load_function: Callable[..., Any], supplier_stub: ScriptedSupplier,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[Lifecycle]:
+    harness = Lifecycle(aws, load_function, supplier_stub.url, monkeypatch)
+    yield harness
+    harness.close()
