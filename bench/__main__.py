@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import ROOT
@@ -32,8 +32,10 @@ BENCHMARKS = {
     "local_stack_load": (["--requests", "300"], ["--requests", "30", "--growth", "50", "200"]),
     "package_size": ([], []),
     # Docker (set up as needed): sam local invoke vs in-process replay vs the running stack vs a warm container.
-    "sam_local": (["--runs", "15", "--container-runs", "2"],
-                  ["--runs", "3", "--container-runs", "1", "--events", "events/tenant_api/post-valid.json", "events/kci_processor/one-record.json"]),
+    "sam_local": (
+        ["--runs", "15", "--container-runs", "2"],
+        ["--runs", "3", "--container-runs", "1", "--events", "events/tenant_api/post-valid.json", "events/kci_processor/one-record.json"],
+    ),
 }
 
 
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = args.only or list(BENCHMARKS)
     report: dict = {
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": __import__("os").cpu_count(),
                     "load_average": list(__import__("os").getloadavg())},
         "quick": args.quick,
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             report["benchmarks"][name] = result
             print(importlib.import_module(f"bench.{name}").render(result), flush=True)
             print(f"  ({result['command']}; {result['benchmark_seconds']} s)\n", flush=True)
-    report["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"written {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")

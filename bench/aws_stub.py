@@ -50,7 +50,9 @@ def answer(target: str, request: dict) -> tuple[int, dict]:
     if operation == "BatchGetItem":
         responses = {}
         for table, spec in request.get("RequestItems", {}).items():
-            responses[table] = [order_item(int(key["pk"]["S"].split("#")[1])) for key in spec["Keys"] if key["pk"]["S"].startswith("ORDER#")]
+            responses[table] = [
+                order_item(int(key["pk"]["S"].split("#")[1])) for key in spec["Keys"] if key["pk"]["S"].startswith("ORDER#")
+            ]
         return 200, {"Responses": responses, "UnprocessedKeys": {}}
     if operation == "TransactWriteItems":
         return 200, {}

@@ -7,8 +7,9 @@ import math
 import os
 import statistics
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -97,7 +98,7 @@ def verdict(value: float, target: float) -> str:
 def table(rows: list[list[Any]], header: list[str]) -> str:
     cells = [header] + [[_fmt(cell) for cell in row] for row in rows]
     widths = [max(len(str(row[i])) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.common import median, ratio, table, report
+from bench.common import median, ratio, report, table
 from bench.moto_world import CallLog, item_level_transaction_backups, load_handler, moto_world, template_without_streams
 from bench.round_trips import Context, kci_event
 
@@ -145,11 +145,14 @@ def _measure(rounds: int, records: int) -> dict:
 def render(result: dict) -> str:
     rows = [["KCI processor handler", result["records_per_second"], result["cpu_ms_per_record"], result["ratio"]],
             ["floor: the same AWS calls replayed", result["floor_records_per_second"], result["floor_cpu_ms_per_record"], 1.0]]
-    return (f"KCI throughput, in-process on moto (median of {result['rounds']} rounds x {result['records_per_round']} records, "
-            f"batches of 10; {result['aws_calls_per_record']:.2f} AWS calls per record)\n"
-            + table(rows, ["path", "records/s", "CPU ms/record", "x floor (time/record)"])
-            + f"\n  of {result['ms_per_record']:.1f} ms per record, {result['ms_per_record_outside_aws_calls']:.1f} ms are outside the AWS calls "
-              "(the processor's own work; moto's in-process work is inside the calls)")
+    return (
+        f"KCI throughput, in-process on moto (median of {result['rounds']} rounds x {result['records_per_round']} records, "
+        f"batches of 10; {result['aws_calls_per_record']:.2f} AWS calls per record)\n"
+        + table(rows, ["path", "records/s", "CPU ms/record", "x floor (time/record)"])
+        + f"\n  of {result['ms_per_record']:.1f} ms per record, "
+        f"{result['ms_per_record_outside_aws_calls']:.1f} ms are outside the AWS calls "
+        "(the processor's own work; moto's in-process work is inside the calls)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from bench.common import median, percentile, ratio, table
+from bench.common import percentile, ratio, table
 from bench.loadgen import Request, Result, run_load
 
 TOKEN_PATH = "/auth/tenant/access-token"
@@ -90,7 +90,7 @@ class MotoTime:
         self.lock = threading.Lock()
         self.calls: list[float] = []
 
-    def __enter__(self) -> "MotoTime":
+    def __enter__(self) -> MotoTime:
         import time
 
         from moto.server import DomainDispatcherApplication
@@ -182,7 +182,9 @@ def drain_supplier_requests(stack) -> None:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", [])
         if not messages:
             return
-        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        )
 
 
 def _post_level(base: str, bearer: str, first_order: int, count: int, level: int, moto: MotoTime) -> dict:
@@ -280,10 +282,19 @@ def render(result: dict) -> str:
     for level, row in result["levels"].items():
         for name in ("floor", "post"):
             data = row[name]
-            rows.append([level, "GET jwks (floor)" if name == "floor" else "POST cancellation", data["p50_ms"], data["p95_ms"], data["p99_ms"],
-                         data["throughput_rps"], data["errors"],
-                         "" if name == "floor" else f"p50 x{row['p50_ratio']:.1f}, 1/throughput x{row['throughput_ratio']:.1f}",
-                         "" if name == "floor" else data["ms_in_aws_calls_per_post"]])
+            rows.append(
+                [
+                    level,
+                    "GET jwks (floor)" if name == "floor" else "POST cancellation",
+                    data["p50_ms"],
+                    data["p95_ms"],
+                    data["p99_ms"],
+                    data["throughput_rps"],
+                    data["errors"],
+                    "" if name == "floor" else f"p50 x{row['p50_ratio']:.1f}, 1/throughput x{row['throughput_ratio']:.1f}",
+                    "" if name == "floor" else data["ms_in_aws_calls_per_post"],
+                ]
+            )
     text = (f"Local stack over HTTP ({result['requests_per_level']} requests per level and endpoint; floor = {result['floor']}; "
             f"Tenant API concurrency {result.get('tenant_api_concurrency')}; moto: {result.get('moto', 'as is')})\n"
             + table(rows, ["conc.", "endpoint", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors", "vs floor", "ms in moto/POST"]))
@@ -302,8 +313,10 @@ def render(result: dict) -> str:
         first = growth[0]["p50_ms"]
         rows = [[g["stored_before"], g["p50_ms"], g["p95_ms"], g["ms_in_aws_calls_per_post"], g["errors"],
                  f"x{g['p50_ms'] / first:.2f}" if first and g["p50_ms"] else ""] for g in growth]
-        text += (f"\nPOST at concurrency 1 as the tables grow ({result.get('growth_sample')} POSTs each; target: last within 1.5x of first)\n"
-                 + table(rows, ["stored cancellations", "p50 ms", "p95 ms", "ms in moto/POST", "errors", "p50 vs first"]))
+        text += (
+            f"\nPOST at concurrency 1 as the tables grow ({result.get('growth_sample')} POSTs each; target: last within 1.5x of first)\n"
+            + table(rows, ["stored cancellations", "p50 ms", "p95 ms", "ms in moto/POST", "errors", "p50 vs first"])
+        )
     return text
 
 

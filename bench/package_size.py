@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from bench.common import ROOT, function_ids, table, report
+from bench.common import ROOT, function_ids, report, table
 from local_stack.template import function_spec, load_template, resources_of_type
 
 LAMBDA_PIP = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12", "--only-binary=:all:"]
@@ -42,7 +42,11 @@ def sizes(entries: list[tuple[Path, str]], scratch: Path, name: str) -> dict:
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zipped:
         for path, arcname in entries:
             zipped.write(path, arcname)
-    return {"files": len(entries), "unzipped_bytes": sum(path.stat().st_size for path, _ in entries), "zipped_bytes": archive.stat().st_size}
+    return {
+        "files": len(entries),
+        "unzipped_bytes": sum(path.stat().st_size for path, _ in entries),
+        "zipped_bytes": archive.stat().st_size,
+    }
 
 
 def install_layer_dependencies(target: Path) -> str:
@@ -97,7 +101,12 @@ def render(result: dict) -> str:
                          layer[part]["zipped_bytes"] / 1024])
     for name, row in (result.get("sam_build") or {}).get("packages", {}).items():
         rows.append([f"sam build: {name}", row["files"], row["unzipped_bytes"] / 1024, row["zipped_bytes"] / 1024])
-    return ("Package size (deflate zip; layer dependencies by " + next((v["dependencies_installed_with"] for v in result["layers"].values()), "-") + ")\n" + table(rows, ["package", "files", "unzipped KiB", "zipped KiB"]))
+    return (
+        "Package size (deflate zip; layer dependencies by "
+        + next((v["dependencies_installed_with"] for v in result["layers"].values()), "-")
+        + ")\n"
+        + table(rows, ["package", "files", "unzipped KiB", "zipped KiB"])
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from bench.common import table, verdict, report
+from bench.common import report, table, verdict
 from bench.moto_world import CallLog, load_handler, moto_world, summarise
 
 POST_TARGET = 3

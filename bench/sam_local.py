@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import statistics
@@ -27,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, table, report
+from bench.common import ROOT, report, table
 
 DEFAULT_EVENTS = [
     "events/tenant_api/post-body-not-json.json",  # refused before any AWS call
@@ -77,10 +78,10 @@ def measure_in_process_and_http(events: list[str], runs: int, functions: dict[st
                 assert replay.judge(item, outcome) is None, (item.source, outcome)
                 _fresh(target, item)
                 if kind == "sqs":
-                    send = lambda: _runner_invoke(http, functions[item.source], item.event)  # noqa: E731
+                    send = functools.partial(_runner_invoke, http, functions[item.source], item.event)
                 else:
                     http._token(item.event["path"].startswith("/kcis"))  # the token is fetched once, outside the timing
-                    send = lambda: http.send(item, replay.DEFAULT_PATH)  # noqa: E731
+                    send = functools.partial(http.send, item, replay.DEFAULT_PATH)
                 started = time.perf_counter()
                 outcome = send()
                 times[item.source]["running_stack"].append(time.perf_counter() - started)
@@ -172,8 +173,12 @@ def render(result: dict) -> str:
             cells.append(f"{row['median_ms'][key]:.1f} ms ({row['ratio_to_in_process'][key]:g}x)")
         rows.append(cells)
     ratios = {key: statistics.median(row["ratio_to_in_process"][key] for row in result["events"].values()) for key, _ in COLUMNS}
-    note = ("  median ratios to the in-process replay: " + ", ".join(f"{label} {ratios[key]:g}x" for key, label in COLUMNS if key != "in_process")
-            + f"\n  (image {result['image']}; sam local invoke is the whole command: a container per call, SAM CLI's image build with the layer)")
+    note = (
+        "  median ratios to the in-process replay: "
+        + ", ".join(f"{label} {ratios[key]:g}x" for key, label in COLUMNS if key != "in_process")
+        + f"\n  (image {result['image']}; sam local invoke is the whole command: a container per call, "
+        "SAM CLI's image build with the layer)"
+    )
     return ("Time per event: sam local invoke, in-process replay, running local stack, warm start-lambda container (median)\n"
             + table(rows, ["event", *[label for _, label in COLUMNS]]) + "\n" + note)
 

@@ -24,12 +24,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
-from bench.common import function_env, handler_paths, median, ratio, table, verdict, report
+from bench.common import function_env, handler_paths, median, ratio, report, table, verdict
 
 TARGET = 1.5
 BODY = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
@@ -200,9 +199,15 @@ def measure(rounds: int = 7, requests: int = 200) -> dict:
         env = function_env("TenantApiFunction", endpoint=endpoint,
                            extra={"CLIENT_PRINCIPALS": json.dumps({"TENANT1": "tenant:TENANT1"}), "PYTHONDONTWRITEBYTECODE": "1"})
         env.pop("PYTHONPATH", None)
-        done = subprocess.run([sys.executable, "-m", "bench.warm_path", "--inner", str(out), "--rounds", str(rounds), "--requests", str(requests)],
-                              cwd=Path(__file__).resolve().parent.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, timeout=1800)
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.warm_path", "--inner", str(out), "--rounds", str(rounds), "--requests", str(requests)],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=1800,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"warm path failed:\n{done.stderr[-4000:]}")
         samples = json.loads(out.read_text())
@@ -228,8 +233,11 @@ def render(result: dict) -> str:
          verdict(result["ratio"], TARGET)],
         ["minimal handler (floor)", result["minimal_cpu_ms_per_post"], 1.0, result["minimal_wall_ms_per_post"], ""],
     ]
-    return (f"Warm path: POST through the handler, AWS stubbed at HTTP (median of {result['rounds']} rounds x "
-            f"{result['requests_per_round']} requests)\n" + table(rows, ["handler", "CPU ms/POST", "x floor", "wall ms/POST", f"target <= {TARGET}x"]))
+    return (
+        f"Warm path: POST through the handler, AWS stubbed at HTTP (median of {result['rounds']} rounds x "
+        f"{result['requests_per_round']} requests)\n"
+        + table(rows, ["handler", "CPU ms/POST", "x floor", "wall ms/POST", f"target <= {TARGET}x"])
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

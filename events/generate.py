@@ -54,7 +54,12 @@ SAM_LOCAL_ENDPOINT_URL = "http://10.213.213.1:4566"
 COLLECTION = "/service-order-cancellations"
 ITEM = "/service-order-cancellations/{id}"
 # The documented example request, for order 1001 (the local stack's demo order for TENANT1 / DUMMY_SUPPLIER).
-EXAMPLE_BODY: dict[str, Any] = {"supplier": "DUMMY_SUPPLIER", "orderId": 1001, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
+EXAMPLE_BODY: dict[str, Any] = {
+    "supplier": "DUMMY_SUPPLIER",
+    "orderId": 1001,
+    "reasonCode": "CUSTOMER_CHANGED_MIND",
+    "text": "Delivery too long",
+}
 
 
 def tenant_claims() -> dict[str, str]:
@@ -111,9 +116,22 @@ def tenant_api_events() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, 
     valid = "post-valid"
     add(valid, 201, None, "the documented example request for demo order 1001: a new cancellation, RECEIVED_BY_GATEWAY",
         api_event(valid, "POST", COLLECTION, resource=COLLECTION, body=with_body(), headers=post_headers(valid)))
-    add("post-replay", 201, None, "post-valid again (same X-Request-ID and body): the identical answer, nothing new stored",
-        api_event("post-replay", "POST", COLLECTION, resource=COLLECTION, body=with_body(), headers=post_headers("post-replay", request_id=f"events-{valid}")),
-        after=[f"{valid}.json"], same_body_as=f"{valid}.json")
+    add(
+        "post-replay",
+        201,
+        None,
+        "post-valid again (same X-Request-ID and body): the identical answer, nothing new stored",
+        api_event(
+            "post-replay",
+            "POST",
+            COLLECTION,
+            resource=COLLECTION,
+            body=with_body(),
+            headers=post_headers("post-replay", request_id=f"events-{valid}"),
+        ),
+        after=[f"{valid}.json"],
+        same_body_as=f"{valid}.json",
+    )
 
     bad_post("post-missing-x-request-id", "no X-Request-ID header", drop=("X-Request-ID",))
     bad_post("post-missing-x-conversation-id", "no X-Conversation-ID header", drop=("X-Conversation-ID",))
@@ -269,18 +287,32 @@ def supplier_dispatcher_events() -> tuple[dict[str, Any], dict[str, Any]]:
             supplier_calls: int) -> None:
         messages = [sqs_message(f"supplier_dispatcher/{name}/{key}", body) for key, body in bodies]
         events[f"{name}.json"] = sqs_event_of("SupplierRequestsQueue", messages)
-        ids = {key: message["MessageId"] for (key, _), message in zip(bodies, messages)}
-        expected[f"{name}.json"] = {"description": description, "setup": {"cancellations": SETUP_CANCELLATIONS},
-                                    "batchItemFailures": [ids[key] for key in failed], "statuses": statuses, "supplierCalls": supplier_calls}
+        ids = {key: message["MessageId"] for (key, _), message in zip(bodies, messages, strict=True)}
+        expected[f"{name}.json"] = {
+            "description": description,
+            "setup": {"cancellations": SETUP_CANCELLATIONS},
+            "batchItemFailures": [ids[key] for key in failed],
+            "statuses": statuses,
+            "supplierCalls": supplier_calls,
+        }
 
     add("one-record", "cancellation 1 (order 1001); the supplier answers 201 (X-Scenario SYNC_ACCEPTED): COMPLETED",
         [("c1", supplier_request(1, "SYNC_ACCEPTED"))], [], {"1": "COMPLETED"}, 1)
     add("batch", "cancellations 1, 2, 3: the suppliers answer 201, 202 and 422: COMPLETED, PENDING, REJECTED",
         [("c1", supplier_request(1, "SYNC_ACCEPTED")), ("c2", supplier_request(2, "CANCELLATION_PENDING")),
          ("c3", supplier_request(3, "SYNC_REJECTED"))], [], {"1": "COMPLETED", "2": "PENDING", "3": "REJECTED"}, 3)
-    add("batch-with-poison", "cancellation 1 (201), a body that is not JSON, a cancellation that does not exist: those two fail alone",
-        [("c1", supplier_request(1, "SYNC_ACCEPTED")), ("poison", '{"cancellationId": '), ("unknown", supplier_request(999, "SYNC_ACCEPTED"))],
-        ["poison", "unknown"], {"1": "COMPLETED"}, 1)
+    add(
+        "batch-with-poison",
+        "cancellation 1 (201), a body that is not JSON, a cancellation that does not exist: those two fail alone",
+        [
+            ("c1", supplier_request(1, "SYNC_ACCEPTED")),
+            ("poison", '{"cancellationId": '),
+            ("unknown", supplier_request(999, "SYNC_ACCEPTED")),
+        ],
+        ["poison", "unknown"],
+        {"1": "COMPLETED"},
+        1,
+    )
     add("duplicates", "the same request for cancellation 1 delivered twice (SQS is at least once): the supplier is called once",
         [("first", supplier_request(1, "SYNC_ACCEPTED")), ("again", supplier_request(1, "SYNC_ACCEPTED"))], [], {"1": "COMPLETED"}, 1)
     add("supplier-error", "cancellation 1; the supplier answers 500 (X-Scenario SERVER_ERROR): retried later through the queue",
@@ -313,7 +345,7 @@ def kci_processor_events() -> tuple[dict[str, Any], dict[str, Any]]:
             setup: list[int] | None = None, cancellations: dict[str, str] | None = None) -> None:
         messages = [sqs_message(f"kci_processor/{name}/{key}", body) for key, body in bodies]
         events[f"{name}.json"] = sqs_event_of("KciQueue", messages)
-        ids = {key: message["MessageId"] for (key, _), message in zip(bodies, messages)}
+        ids = {key: message["MessageId"] for (key, _), message in zip(bodies, messages, strict=True)}
         expected[f"{name}.json"] = {"description": description,
                                     "setup": {"cancellations": [c for c in SETUP_CANCELLATIONS if c["id"] in (setup or [])]},
                                     "batchItemFailures": [ids[key] for key in failed], "orders": orders, "statuses": cancellations or {}}
@@ -325,15 +357,35 @@ def kci_processor_events() -> tuple[dict[str, Any], dict[str, Any]]:
         [(f"s{n}", kci_envelope(supplier_kci(f"4243-{n}", 4243, n, code, status)))
          for n, code, status in ((1, "ACKNOWLEDGED", "ACKNOWLEDGED"), (2, "COMMITTED", "IN_PROGRESS"), (3, "COMPLETED", "COMPLETED"))],
         [], {"4243": {"supplierStatus": "COMPLETED", "lastSequenceNumber": 3, "history": 3}})
-    add("batch-with-poison",
+    add(
+        "batch-with-poison",
         "a good KCI (order 4245), a body that is not JSON, a CANCELLED naming cancellation 999 (not there yet: retried), "
         "and a KCI from DUMMY_SUPPLIER about FIBRECO's order 1002 (never applicable): the last three fail alone",
-        [("good", kci_envelope(supplier_kci("4245-1", 4245, 1, "ACKNOWLEDGED", "ACKNOWLEDGED"))),
-         ("poison", '{"supplier": "DUMMY_SUPPLIER", "kci": '),
-         ("unknown-cancellation", kci_envelope(supplier_kci("1001-cancelled-999", 1001, 2, "CANCELLED", "CANCELLED",
-                                                            serviceOrderCancellationId=999, problemCode="CUSTOMER_REQUESTED"))),
-         ("other-suppliers-order", kci_envelope(supplier_kci("1002-by-dummy", 1002, 2, "DELAY", "IN_PROGRESS", order_field="ceaseServiceOrder")))],
-        ["poison", "unknown-cancellation", "other-suppliers-order"], {"4245": {"supplierStatus": "ACKNOWLEDGED", "lastSequenceNumber": 1, "history": 1}})
+        [
+            ("good", kci_envelope(supplier_kci("4245-1", 4245, 1, "ACKNOWLEDGED", "ACKNOWLEDGED"))),
+            ("poison", '{"supplier": "DUMMY_SUPPLIER", "kci": '),
+            (
+                "unknown-cancellation",
+                kci_envelope(
+                    supplier_kci(
+                        "1001-cancelled-999",
+                        1001,
+                        2,
+                        "CANCELLED",
+                        "CANCELLED",
+                        serviceOrderCancellationId=999,
+                        problemCode="CUSTOMER_REQUESTED",
+                    )
+                ),
+            ),
+            (
+                "other-suppliers-order",
+                kci_envelope(supplier_kci("1002-by-dummy", 1002, 2, "DELAY", "IN_PROGRESS", order_field="ceaseServiceOrder")),
+            ),
+        ],
+        ["poison", "unknown-cancellation", "other-suppliers-order"],
+        {"4245": {"supplierStatus": "ACKNOWLEDGED", "lastSequenceNumber": 1, "history": 1}},
+    )
     duplicate = supplier_kci("4246-1", 4246, 1, "ACKNOWLEDGED", "ACKNOWLEDGED")
     add("duplicates", "order 4246: one KCI delivered twice, then the next: applied once each (two history entries)",
         [("first", kci_envelope(duplicate)), ("again", kci_envelope(duplicate)),
@@ -365,7 +417,13 @@ def supplier_updates_api_events() -> tuple[dict[str, Any], dict[str, Any]]:
         expected[f"{name}.json"] = {"status": status, "code": code, "description": description, **(extra or {})}
 
     acknowledged = supplier_kci("api-4242-1", 4242, 1, "ACKNOWLEDGED", "ACKNOWLEDGED")
-    add("post-acknowledged-new-order", 204, None, "DUMMY_SUPPLIER's ACKNOWLEDGED KCI for order 4242, new to the gateway: queued", acknowledged)
+    add(
+        "post-acknowledged-new-order",
+        204,
+        None,
+        "DUMMY_SUPPLIER's ACKNOWLEDGED KCI for order 4242, new to the gateway: queued",
+        acknowledged,
+    )
     # Supplier-initiated (no serviceOrderCancellationId): a KCI naming a cancellation that is not one of the order's
     # is refused at POST /kcis (422), and a fresh stack has no cancellation yet.
     add("post-cancelled", 204, None, "supplier-initiated CANCELLED for demo order 1001, with its problemCode: queued",
@@ -384,9 +442,17 @@ def tenant_kci_message(order_id: int, sequence: int, *, entity_type: str = "PROV
     """A tenant KCI on its way to TENANT1 (what the outbox item and the tenant-updates message carry)."""
     from fibre_cafe.models.tenant_kci import TenantKci, TenantKciMessage
 
-    kci = TenantKci(id=fixed_uuid(f"tenant-kci/{order_id}/{sequence}"), supplier="DUMMY_SUPPLIER", sequenceNumber=sequence, issuedOn=ISSUED_ON,
-                    receivedOn=RECEIVED_ON, updateType="INFORMATIONAL", entityType=entity_type, information={"type": information},
-                    entity={"id": order_id, "status": "ACKNOWLEDGED", "supplier": "DUMMY_SUPPLIER", "supplierOrderReference": f"FC{order_id}"})
+    kci = TenantKci(
+        id=fixed_uuid(f"tenant-kci/{order_id}/{sequence}"),
+        supplier="DUMMY_SUPPLIER",
+        sequenceNumber=sequence,
+        issuedOn=ISSUED_ON,
+        receivedOn=RECEIVED_ON,
+        updateType="INFORMATIONAL",
+        entityType=entity_type,
+        information={"type": information},
+        entity={"id": order_id, "status": "ACKNOWLEDGED", "supplier": "DUMMY_SUPPLIER", "supplierOrderReference": f"FC{order_id}"},
+    )
     return TenantKciMessage(tenant=TENANT, orderId=order_id, conversationId="events-conversation-1", kci=kci)
 
 
@@ -398,10 +464,13 @@ def tenant_kci_delivery_events() -> tuple[dict[str, Any], dict[str, Any]]:
         messages = [sqs_message(f"tenant_kci_delivery/{name}/{key}", message.model_dump_json(exclude_none=True),
                                 group=f"{message.tenant}#{message.orderId}", sequence=index) for index, (key, message) in enumerate(kcis)]
         events[f"{name}.json"] = sqs_event_of("TenantUpdatesQueue", messages)
-        ids = {key: message["MessageId"] for (key, _), message in zip(kcis, messages)}
+        ids = {key: message["MessageId"] for (key, _), message in zip(kcis, messages, strict=True)}
         expected[f"{name}.json"] = {
             "description": description,
-            "setup": {"outbox": [{"orderId": m.orderId, "sequenceNumber": m.kci.sequenceNumber} for _, m in kcis], "tenantFailNext": fail_next},
+            "setup": {
+                "outbox": [{"orderId": m.orderId, "sequenceNumber": m.kci.sequenceNumber} for _, m in kcis],
+                "tenantFailNext": fail_next,
+            },
             "batchItemFailures": [ids[key] for key in failed],
             "delivered": [{"orderId": m.orderId, "sequenceNumber": m.kci.sequenceNumber} for key, m in kcis if key in delivered],
         }
@@ -416,7 +485,9 @@ def tenant_kci_delivery_events() -> tuple[dict[str, Any], dict[str, Any]]:
     return events, expected
 
 
-def stream_record_of(name: str, event_name: str, image: dict[str, Any], keys: tuple[str, ...] = ("pk", "sk"), sequence: int = 0) -> dict[str, Any]:
+def stream_record_of(
+    name: str, event_name: str, image: dict[str, Any], keys: tuple[str, ...] = ("pk", "sk"), sequence: int = 0
+) -> dict[str, Any]:
     """One record of Lambda's DynamoDB stream event for the orders table (NEW_IMAGE), through the poller's builder."""
     from local_stack.pollers import stream_record
 
@@ -437,8 +508,20 @@ def tenant_kci_relay_events() -> tuple[dict[str, Any], dict[str, Any]]:
     from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 
     outbox_item = TenantKciOutbox(None, f"{LOCAL_PREFIX}-OrdersTable").put(tenant_kci_message(1001, 1), RECEIVED_ON)["Put"]["Item"]
-    snapshot = to_item({"pk": "ORDER#1001", "sk": "SNAPSHOT", "id": 1001, "tenant": TENANT, "supplier": "DUMMY_SUPPLIER",
-                        "orderType": "PROVIDE", "status": "ACKNOWLEDGED", "supplierStatus": "ACKNOWLEDGED", "tenantKciSequence": 1, "version": 2})
+    snapshot = to_item(
+        {
+            "pk": "ORDER#1001",
+            "sk": "SNAPSHOT",
+            "id": 1001,
+            "tenant": TENANT,
+            "supplier": "DUMMY_SUPPLIER",
+            "orderType": "PROVIDE",
+            "status": "ACKNOWLEDGED",
+            "supplierStatus": "ACKNOWLEDGED",
+            "tenantKciSequence": 1,
+            "version": 2,
+        }
+    )
     event = {"Records": [stream_record_of("relay/snapshot", "MODIFY", snapshot, sequence=0),
                          stream_record_of("relay/outbox", "INSERT", outbox_item, sequence=1)]}
     expected = {"outbox-insert.json": {

@@ -40,8 +40,16 @@ def _flag(name: str, default: bool) -> bool:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")), help="HTTP front port (env PORT, default 3000)")
-    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "4566")), help="moto port (env MOTO_PORT, default 4566)")
-    parser.add_argument("--no-seed", dest="seed", action="store_false", default=_flag("LOCAL_SEED", True), help="start without demo orders (env LOCAL_SEED=0)")
+    parser.add_argument(
+        "--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "4566")), help="moto port (env MOTO_PORT, default 4566)"
+    )
+    parser.add_argument(
+        "--no-seed",
+        dest="seed",
+        action="store_false",
+        default=_flag("LOCAL_SEED", True),
+        help="start without demo orders (env LOCAL_SEED=0)",
+    )
     schedule = os.environ.get("LOCAL_SCHEDULE_SECONDS")
     parser.add_argument("--schedule-seconds", type=float, default=float(schedule) if schedule else None,
                         help="run scheduled functions every N seconds (env LOCAL_SCHEDULE_SECONDS)")
@@ -58,8 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     visibility = os.environ.get("LOCAL_VISIBILITY_TIMEOUT")
     parser.add_argument("--visibility-timeout", type=int, default=int(visibility) if visibility else None,
                         help="seconds: replaces the VisibilityTimeout of every queue that sets one (env LOCAL_VISIBILITY_TIMEOUT)")
-    parser.add_argument("--function-env", type=_function_env, default=os.environ.get("LOCAL_FUNCTION_ENV") or "{}",  # a string default goes through type=, errors included
-                        help='JSON {"LogicalId": {"VAR": "value"}} on top of template.yaml (env LOCAL_FUNCTION_ENV)')
+    parser.add_argument(
+        "--function-env",
+        type=_function_env,
+        default=os.environ.get("LOCAL_FUNCTION_ENV") or "{}",  # a string default goes through type=, errors included
+        help='JSON {"LogicalId": {"VAR": "value"}} on top of template.yaml (env LOCAL_FUNCTION_ENV)',
+    )
     read_timeout = os.environ.get("LOCAL_SUPPLIER_READ_TIMEOUT")
     parser.add_argument("--supplier-read-timeout", type=float, default=float(read_timeout) if read_timeout else None,
                         help="seconds the dispatcher waits for a supplier's answer (env LOCAL_SUPPLIER_READ_TIMEOUT; default 10)")

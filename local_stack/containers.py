@@ -89,7 +89,7 @@ class DockerEnv:
 def docker_setup(stream=None) -> DockerEnv:
     """Run tools/lambda_runtime/docker_setup.sh (install / start / network / image as needed); its log goes to ``stream``."""
     stream = stream or sys.stderr
-    process = subprocess.run(["bash", str(SETUP_SCRIPT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    process = subprocess.run(["bash", str(SETUP_SCRIPT)], capture_output=True, text=True,
                              env={**os.environ, "LAMBDA_NETWORK": os.environ.get("LAMBDA_NETWORK", LAMBDA_NETWORK),
                                   "LAMBDA_GATEWAY": os.environ.get("LAMBDA_GATEWAY", LAMBDA_GATEWAY)})
     if process.stderr:
@@ -142,7 +142,7 @@ class StartLambda:
                 "--docker-network", self.docker.network, "--container-host-interface", "127.0.0.1",
                 "--warm-containers", self.warm, "--region", self.region]
 
-    def start(self, timeout: float = 300.0) -> "StartLambda":
+    def start(self, timeout: float = 300.0) -> StartLambda:
         if not self.template.exists():
             raise DockerUnavailable(f"{self.template} is missing: run `make build` first")
         env_file = Path(self._dir.name) / "env.json"

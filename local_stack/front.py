@@ -24,9 +24,10 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHandler
@@ -120,7 +121,9 @@ class Gateway:
         if path in TOKEN_PATHS:
             if method != "POST":
                 return method_not_allowed(method, "POST")
-            answer = self.tokens.token_endpoint(TOKEN_PATHS[path], _header(headers, "Content-Type"), body, _header(headers, "Authorization"))
+            answer = self.tokens.token_endpoint(
+                TOKEN_PATHS[path], _header(headers, "Content-Type"), body, _header(headers, "Authorization")
+            )
             return json_reply(answer.status, answer.body, answer.headers.items())
         if path in DOCS_PATHS:
             if method not in ("GET", "HEAD"):

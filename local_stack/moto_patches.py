@@ -43,8 +43,9 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 _lock = threading.Lock()
 _users = 0
@@ -186,7 +187,7 @@ def _install_atomic_requests() -> Callable[[], None]:
         call.__moto_patches_original__ = method  # type: ignore[attr-defined]
         return call
 
-    for name, method in originals.items():
+    for name in originals:
         setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
 
     def uninstall() -> None:

@@ -52,7 +52,8 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from local_stack.functions import LocalFunction
 from local_stack.template import SqsEventSource, StreamEventSource
@@ -480,11 +481,15 @@ class StreamPoller(_Poller):
         if self.sqs is not None and self.on_failure_url:
             first, last = records[0], records[-1]
             described = {
-                "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": f"arn:aws:lambda:{self.region}:123456789012:function:{self.function.logical_id}",
-                                   "condition": condition, "approximateInvokeCount": self._retries},
+                "requestContext": {
+                    "requestId": str(uuid.uuid4()),
+                    "functionArn": f"arn:aws:lambda:{self.region}:123456789012:function:{self.function.logical_id}",
+                    "condition": condition,
+                    "approximateInvokeCount": self._retries,
+                },
                 "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled" if raised else None},
                 "version": "1.0",
-                "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "DDBStreamBatchInfo": {
                     "shardId": self._shards.get(str(first.get("eventID")), ""),
                     "startSequenceNumber": first["dynamodb"].get("SequenceNumber"),
@@ -517,4 +522,4 @@ class StreamPoller(_Poller):
 def _iso_epoch(value: Any) -> str | None:
     if value is None:
         return None
-    return dt.datetime.fromtimestamp(float(value), dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(float(value), dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -11,7 +11,8 @@ import base64
 import re
 import time
 import uuid
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 DEV_CLIENT_PRINCIPALS = {
     "TENANT1": "tenant:TENANT1",

@@ -25,12 +25,34 @@ DEMO_ORDERS: tuple[DemoOrder, ...] = (
     # The notes are the README's "try" column, word for word (tests/http/test_newcomer.py keeps them equal).
     DemoOrder(1001, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC1001", "cancellable"),
     DemoOrder(1002, "CEASE", "TENANT1", "FIBRECO", "IN_PROGRESS", "FC1002", "cancellable (supplier FIBRECO, or no supplier)"),
-    DemoOrder(1003, "MODIFY", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC1003",
-              "cancellable: the walkthrough's second scenario (REJECTED at once)"),
-    DemoOrder(1004, "UNSOLICITED_CEASE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC1004",
-              "cancellable with the unsolicited-cease reason codes, e.g. NO_AUTHORISATION"),
+    DemoOrder(
+        1003,
+        "MODIFY",
+        "TENANT1",
+        "DUMMY_SUPPLIER",
+        "ACKNOWLEDGED",
+        "FC1003",
+        "cancellable: the walkthrough's second scenario (REJECTED at once)",
+    ),
+    DemoOrder(
+        1004,
+        "UNSOLICITED_CEASE",
+        "TENANT1",
+        "FIBRECO",
+        "ACKNOWLEDGED",
+        "FC1004",
+        "cancellable with the unsolicited-cease reason codes, e.g. NO_AUTHORISATION",
+    ),
     DemoOrder(1005, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "COMPLETED", "FC1005", "not cancellable: 422 INVALID_REQUEST"),
-    DemoOrder(2001, "PROVIDE", "TENANT2", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC2001", "TENANT2's: for TENANT1, 422 NOT_FOUND like an unknown order"),
+    DemoOrder(
+        2001,
+        "PROVIDE",
+        "TENANT2",
+        "DUMMY_SUPPLIER",
+        "ACKNOWLEDGED",
+        "FC2001",
+        "TENANT2's: for TENANT1, 422 NOT_FOUND like an unknown order",
+    ),
 )
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger("local_stack")
@@ -59,7 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FibreCafeLocalStub/1.0"
     timeout = 30
-    server: "StubServer"
+    server: StubServer
 
     def _serve(self) -> None:
         url = urlsplit(self.path)

@@ -5,7 +5,7 @@ the headers the dispatcher passes through from the tenant's cancellation request
 
 | X-Scenario                        | answer                                       | later                                   |
 |-----------------------------------|----------------------------------------------|-----------------------------------------|
-| CANCELLATION_ACCEPTED (default)   | 202 ``{"supplierReference"}``                | KCI CANCELLED (serviceOrderCancellationId, problemCode) |
+| CANCELLATION_ACCEPTED (default)   | 202 ``{"supplierReference"}``                | KCI CANCELLED (cancellation id, problemCode) |
 | CANCELLATION_REJECTED             | 202 ``{"supplierReference"}``                | KCI CANCELLATION_REJECTED (problemCode, text) |
 | CANCELLATION_PENDING              | 202 ``{"supplierReference"}``                | nothing                                 |
 | SYNC_ACCEPTED                     | 201 ``{"supplierReference"}``                | nothing                                 |
@@ -42,7 +42,7 @@ import math
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -85,7 +85,7 @@ def kci_delay(value: str | None) -> float:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class SupplierStub:
@@ -197,7 +197,9 @@ class SupplierStub:
     def _answer(self, supplier: str, request: StubRequest, scenario: str, delay: float, problem_code: str,
                 entry: dict[str, Any]) -> StubReply | None:
         if not self._authorised(supplier, request):
-            return StubReply(401, error_body("NOT_AUTHORISED", "Missing or wrong credentials"), {"WWW-Authenticate": 'Basic realm="supplier"'})
+            return StubReply(
+                401, error_body("NOT_AUTHORISED", "Missing or wrong credentials"), {"WWW-Authenticate": 'Basic realm="supplier"'}
+            )
         try:
             body = request.json()
         except ValueError:
@@ -225,13 +227,15 @@ class SupplierStub:
         if scenario == "UNAUTHORISED":
             return StubReply(401, error_body("NOT_AUTHORISED", "Simulated credentials problem (X-Scenario: UNAUTHORISED)"),
                              {"WWW-Authenticate": 'Basic realm="supplier"'})
-        return StubReply(400, error_body("MALFORMED_REQUEST", f"Invalid value for header {SCENARIO_HEADER} - accepted values are {', '.join(SCENARIOS)}"))
+        return StubReply(
+            400, error_body("MALFORMED_REQUEST", f"Invalid value for header {SCENARIO_HEADER} - accepted values are {', '.join(SCENARIOS)}")
+        )
 
     # ---------------------------------------------------------------- the follow-up KCI
 
     def _schedule_kci(self, supplier: str, request_body: dict[str, Any], conversation_id: str | None, scenario: str, delay: float,
                       problem_code: str, entry: dict[str, Any]) -> None:
-        entry["kci"] = {"due": datetime.fromtimestamp(time.time() + delay, timezone.utc).isoformat(timespec="seconds")}
+        entry["kci"] = {"due": datetime.fromtimestamp(time.time() + delay, UTC).isoformat(timespec="seconds")}
         thread = threading.Thread(
             target=self._send_kci_later, args=(supplier, request_body, conversation_id, scenario, delay, problem_code, entry),
             name=f"supplier-stub-kci-{request_body['id']}", daemon=True,

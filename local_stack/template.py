@@ -155,7 +155,10 @@ def create_resources(dynamodb, sqs, prefix: str = "local", parameters: dict[str,
                     attributes["ContentBasedDeduplication"] = "true"
             if redrive:
                 attributes["RedrivePolicy"] = json.dumps(
-                    {"deadLetterTargetArn": resources.resolve(redrive["deadLetterTargetArn"]), "maxReceiveCount": int(redrive["maxReceiveCount"])}
+                    {
+                        "deadLetterTargetArn": resources.resolve(redrive["deadLetterTargetArn"]),
+                        "maxReceiveCount": int(redrive["maxReceiveCount"]),
+                    }
                 )
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -26,8 +26,9 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote_plus
 
 import jwt
@@ -161,7 +162,9 @@ class TokenAuthority:
         basic = _basic_credentials(authorization) if authorization else None
         if basic is not None and ("client_id" in params or "client_secret" in params):
             if params.get("client_id", basic[0]) != basic[0] or "client_secret" in params:
-                raise OAuthError(400, "invalid_request", "Use one client authentication method: HTTP Basic or client_id/client_secret in the body")
+                raise OAuthError(
+                    400, "invalid_request", "Use one client authentication method: HTTP Basic or client_id/client_secret in the body"
+                )
         if basic is not None:
             client_id, secret = basic
             challenge = {"WWW-Authenticate": 'Basic realm="fibre-cafe"'}
@@ -197,8 +200,12 @@ class TokenAuthority:
                 raise invalid
             # PyJWT checks the signature; the claims are checked below, strictly (PyJWT's checks take "exp": "123"
             # and an audience list).
-            claims = jwt.decode(token, self.public_key, algorithms=["RS256"],
-                                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False, "verify_iss": False})
+            claims = jwt.decode(
+                token,
+                self.public_key,
+                algorithms=["RS256"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False, "verify_iss": False},
+            )
         except jwt.PyJWTError as exc:
             raise invalid from exc
         if not isinstance(claims, dict):

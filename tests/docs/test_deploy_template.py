@@ -56,7 +56,9 @@ STATEFUL = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Cognito::UserPool",
 def test_what_holds_data_or_clients_is_retained_on_deletion_and_replacement():
     resources = translated_resources()
     stateful = {name: resource for name, resource in resources.items() if resource["Type"] in STATEFUL}
-    assert {"CancellationsTable", "OrdersTable", "PartnerRegistryTable", "UserPool", "SupplierRequestsQueue", "KciDeadLetterQueue"} <= set(stateful)
+    assert {"CancellationsTable", "OrdersTable", "PartnerRegistryTable", "UserPool", "SupplierRequestsQueue", "KciDeadLetterQueue"} <= set(
+        stateful
+    )
     for name, resource in stateful.items():
         assert resource.get("DeletionPolicy") == "Retain", name
         assert resource.get("UpdateReplacePolicy") == "Retain", name

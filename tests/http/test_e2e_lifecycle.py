@@ -33,7 +33,12 @@ CANCELLATIONS = "/service-order-cancellations"
 FINAL = {"COMPLETED", "REJECTED", "FAILED_TO_SEND"}
 ENTITY_FIELDS = {"PROVIDE": "provideServiceOrder", "CEASE": "ceaseServiceOrder", "MODIFY": "modifyServiceOrder",
                  "UNSOLICITED_CEASE": "unsolicitedCeaseServiceOrder"}
-ENTITY_TYPES = {"PROVIDE": "PROVIDE_ORDER", "CEASE": "CEASE_ORDER", "MODIFY": "MODIFY_ORDER", "UNSOLICITED_CEASE": "UNSOLICITED_CEASE_ORDER"}
+ENTITY_TYPES = {
+    "PROVIDE": "PROVIDE_ORDER",
+    "CEASE": "CEASE_ORDER",
+    "MODIFY": "MODIFY_ORDER",
+    "UNSOLICITED_CEASE": "UNSOLICITED_CEASE_ORDER",
+}
 MAX_DISPATCH_ATTEMPTS = 2
 
 
@@ -135,7 +140,7 @@ def journeys(stack, token) -> dict[str, tuple[Journey, dict[str, Any]]]:
             headers["X-Problem-Code"] = journey.problem_code
         body = {"supplier": journey.supplier, "orderId": journey.order_id, "reasonCode": journey.reason_code, "text": f"e2e {journey.id}"}
 
-        def cancel() -> requests.Response | None:
+        def cancel(body: dict[str, Any] = body, headers: dict[str, str] = headers) -> requests.Response | None:
             # 422 NOT_FOUND until the KCI processor has registered the order (a refused request stores nothing).
             answer = requests.post(f"{stack.base_url}{CANCELLATIONS}", json=body, headers=headers, timeout=10)
             if answer.status_code == 422 and answer.json()["code"] == "NOT_FOUND":
@@ -151,8 +156,9 @@ def journeys(stack, token) -> dict[str, tuple[Journey, dict[str, Any]]]:
 
 
 def get_cancellation(stack, token, journey: Journey, cancellation_id: int) -> dict[str, Any]:
-    answer = requests.get(f"{stack.base_url}{CANCELLATIONS}/{cancellation_id}", headers={"Authorization": f"Bearer {token(journey.tenant)}"},
-                          timeout=10)
+    answer = requests.get(
+        f"{stack.base_url}{CANCELLATIONS}/{cancellation_id}", headers={"Authorization": f"Bearer {token(journey.tenant)}"}, timeout=10
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 

@@ -259,9 +259,11 @@ def get_with(http, stack, authorization: str | None):
     return http.get(f"{stack.base_url}{CANCELLATIONS}/1", headers={**headers, **trace()})
 
 
-@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer ", "Basic VEVOQU5UMTpsb2NhbC1kZXYtc2VjcmV0", "Bearer not-a-jwt",
-                                           "Bearer a.b.c", "Bearer a b"],
-                         ids=["missing", "empty", "scheme-only", "scheme-and-space", "basic", "garbage", "three-garbage-parts", "two-tokens"])
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer ", "Basic VEVOQU5UMTpsb2NhbC1kZXYtc2VjcmV0", "Bearer not-a-jwt", "Bearer a.b.c", "Bearer a b"],
+    ids=["missing", "empty", "scheme-only", "scheme-and-space", "basic", "garbage", "three-garbage-parts", "two-tokens"],
+)
 def test_missing_or_garbled_authorization_gets_401(http, stack, authorization):
     assert_unauthorised(get_with(http, stack, authorization))
 

@@ -43,8 +43,10 @@ def footprint(stack):
     def measure() -> tuple[int, int, int]:
         orders = dynamodb.scan(TableName=stack.resources.tables["OrdersTable"], Select="COUNT")["Count"]
         cancellations = dynamodb.scan(TableName=stack.resources.tables["CancellationsTable"], Select="COUNT")["Count"]
-        attributes = sqs.get_queue_attributes(QueueUrl=stack.resources.queue_urls["KciQueue"],
-                                              AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=stack.resources.queue_urls["KciQueue"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
         return orders, cancellations, sum(int(value) for value in attributes.values())
 
     return measure

@@ -54,7 +54,7 @@ def readme_token_lines() -> str:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the README's lines use curl")
 def test_the_readme_token_lines_fail_with_the_servers_message(stack):
     lines = readme_token_lines().replace("http://127.0.0.1:3000", stack.base_url)
-    good = subprocess.run(["bash", "-c", f"set -e\n{lines}\necho \"$SUPPLIER_TOKEN\" \"$TOKEN\""], capture_output=True, text=True, timeout=60)
+    good = subprocess.run(["bash", "-c", f'set -e\n{lines}\necho "$SUPPLIER_TOKEN" "$TOKEN"'], capture_output=True, text=True, timeout=60)
     assert good.returncode == 0, good.stderr
     assert len(good.stdout.split()) == 2 and all(token.count(".") == 2 for token in good.stdout.split())
 
@@ -80,7 +80,9 @@ def test_a_path_id_must_be_canonical_decimal_digits(stack, http, tenant1_token, 
     assert created.status_code in (201, 422), created.text  # cancellation 1 exists (made now or by an earlier test)
     assert http.get(f"{stack.base_url}{CANCELLATIONS}/1", headers={"Authorization": f"Bearer {tenant1_token}", **trace()},
                     timeout=10).status_code == 200
-    answer = http.get(f"{stack.base_url}{CANCELLATIONS}/{path_id}", headers={"Authorization": f"Bearer {tenant1_token}", **trace()}, timeout=10)
+    answer = http.get(
+        f"{stack.base_url}{CANCELLATIONS}/{path_id}", headers={"Authorization": f"Bearer {tenant1_token}", **trace()}, timeout=10
+    )
     assert answer.status_code == 400, answer.text
     assert answer.json()["code"] == "MALFORMED_REQUEST" and "path parameter id" in answer.json()["messages"][0]
 

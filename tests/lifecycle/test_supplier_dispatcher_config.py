@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import boto3
+
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
+from fibre_cafe.dal.id_allocator import BlockIdAllocator
 from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.dal.supplier_api import SupplierApi
 from fibre_cafe.dal.supplier_directory import SupplierDirectory
+from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.create_cancellation import CreateCancellation, RequestContext
 from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation, DispatchResult
-from fibre_cafe.dal.id_allocator import BlockIdAllocator
-from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.models.cancellation import CancellationStatus, ServiceOrderCancellationRequest
 from fibre_cafe.models.order import Order, OrderType
-
-import boto3
 
 
 def test_unconfigured_supplier_fails_to_send_at_once_with_a_gateway_fault(aws):

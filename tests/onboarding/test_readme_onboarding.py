@@ -218,8 +218,12 @@ def cancel_new_order(stack, clients, order_id: int) -> int:
     assert answer.status_code == 204, answer.text
     wait_for(lambda: order_known(stack, order_id), 60.0, f"order {order_id} registered by NEWCO's KCI")
     tenant = token(stack, clients["tenant"], TENANT_SCOPE)
-    answer = requests.post(f"{stack.base_url}/service-order-cancellations", json={"orderId": order_id, "reasonCode": "CUSTOMER_CHANGED_MIND"},
-                           headers={**tenant, **trace()}, timeout=30)
+    answer = requests.post(
+        f"{stack.base_url}/service-order-cancellations",
+        json={"orderId": order_id, "reasonCode": "CUSTOMER_CHANGED_MIND"},
+        headers={**tenant, **trace()},
+        timeout=30,
+    )
     assert answer.status_code == 201, answer.text
     assert answer.json()["supplier"] == "NEWCO"
     return answer.json()["id"]

@@ -86,7 +86,9 @@ def test_the_answers_came_from_lambda_containers(in_containers):
 @pytest.mark.parametrize("name", FILES)
 def test_same_answer_in_a_container_as_in_process(name, in_process, in_containers):
     here, there = in_process[name], in_containers[name]
-    assert comparable(there) == comparable(here), f"{name}: in a container {there.status} {there.body!r}\nin-process {here.status} {here.body!r}"
+    assert comparable(there) == comparable(here), (
+        f"{name}: in a container {there.status} {there.body!r}\nin-process {here.status} {here.body!r}"
+    )
     # Both are also what expected.json promises (the replay's own judgement).
     expected = next(item for item in replay.read_replays([Path(name)], None) if item.source == name)
     assert replay.judge(expected, there) is None, replay.judge(expected, there)

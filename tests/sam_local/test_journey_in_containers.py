@@ -26,8 +26,11 @@ def stack(docker_env):
 def test_a_cancellation_from_the_post_to_the_tenants_kci(stack):
     assert all(isinstance(function, ContainerFunction) for function in stack.functions.values())
     http = requests.Session()
-    token = http.post(f"{stack.base_url}/auth/tenant/access-token", data={"grant_type": "client_credentials", "client_id": "TENANT1",
-                                                                          "client_secret": DEV_CLIENT_SECRET}, timeout=10).json()["access_token"]
+    token = http.post(
+        f"{stack.base_url}/auth/tenant/access-token",
+        data={"grant_type": "client_credentials", "client_id": "TENANT1", "client_secret": DEV_CLIENT_SECRET},
+        timeout=10,
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "X-Request-ID": str(uuid.uuid4()), "X-Conversation-ID": str(uuid.uuid4()),
                "X-Scenario": "CANCELLATION_ACCEPTED", "X-Kci-Delay": "0"}
     posted = http.post(f"{stack.base_url}/service-order-cancellations", headers=headers, timeout=60,
@@ -36,8 +39,11 @@ def test_a_cancellation_from_the_post_to_the_tenants_kci(stack):
     cancellation = posted.json()["id"]
 
     def completed():
-        answer = http.get(f"{stack.base_url}/service-order-cancellations/{cancellation}", headers={**headers, "X-Request-ID": str(uuid.uuid4())},
-                          timeout=60)
+        answer = http.get(
+            f"{stack.base_url}/service-order-cancellations/{cancellation}",
+            headers={**headers, "X-Request-ID": str(uuid.uuid4())},
+            timeout=60,
+        )
         return answer.json() if answer.status_code == 200 and answer.json()["status"] == "COMPLETED" else None
 
     wait_for(completed, 120, "the cancellation to be COMPLETED (dispatcher, supplier KCI, KCI processor in containers)")

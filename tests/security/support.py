@@ -11,9 +11,10 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -123,7 +124,7 @@ class Answer:
         self.body = body
 
     @classmethod
-    def of(cls, answer: Any) -> "Answer":
+    def of(cls, answer: Any) -> Answer:
         if isinstance(answer, Answer):
             return answer
         if isinstance(answer, dict):  # a Lambda proxy response
@@ -266,7 +267,7 @@ class LogCapture(logging.Handler):
         text = self._plain.format(record)
         return f"{text} {extras!r}" if extras else text
 
-    def attach(self) -> "LogCapture":
+    def attach(self) -> LogCapture:
         names = [SERVICE_LOGGER, "local_stack"] + [name for name in list(logging.root.manager.loggerDict)
                                                   if name.startswith(SERVICE_LOGGER + ".")]
         for name in names:

@@ -26,7 +26,7 @@ def exchange(stack, data: bytes, timeout: float = 5.0) -> list[tuple[int, dict[s
         try:
             while chunk := connection.recv(65536):
                 received += chunk
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pytest.fail(f"the server did not close the connection after its answer: {received[:300]!r}")
     answers = []
     while received:
@@ -88,7 +88,7 @@ def test_the_smuggling_request_is_a_working_request_when_well_formed(stack, good
 
 def test_a_second_request_on_the_same_connection_is_never_read(stack, good_tokens):
     """Each answer closes the connection, so bytes after a request are never parsed as another one."""
-    first = (f"GET /auth/.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n").encode()
+    first = (b"GET /auth/.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n")
     with nothing_stored(stack):
         answers = exchange(stack, first + cancellation_request(good_tokens["TENANT2"], 2001, "pipelined-1"))
     assert [status for status, _, _ in answers] == [200]
@@ -167,14 +167,18 @@ def test_a_trace_header_sent_twice_in_any_case_is_400(stack, good_tokens, names)
     first, second = names
     other = "X-Conversation-ID: c" if "request" in first.lower() else "X-Request-ID: r-dup"
     body = json.dumps({"orderId": 1001, "reasonCode": "OTHER"}).encode()
-    data = (f"POST {CANCELLATIONS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {good_tokens['TENANT1']}\r\n"
-            f"Content-Type: application/json\r\n{first}: one\r\n{second}: two\r\n{other}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    data = (
+        f"POST {CANCELLATIONS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {good_tokens['TENANT1']}\r\n"
+        f"Content-Type: application/json\r\n{first}: one\r\n{second}: two\r\n{other}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     before = invocations(stack)
     with nothing_stored(stack):
         [(status, _, answer)] = exchange(stack, data)
     assert status == 400, answer
     error = json.loads(answer)
-    assert error["code"] == "MALFORMED_REQUEST" and error["messages"] == [f"Send one {'X-Request-ID' if 'request' in first.lower() else 'X-Conversation-ID'} header"]
+    assert error["code"] == "MALFORMED_REQUEST" and error["messages"] == [
+        f"Send one {'X-Request-ID' if 'request' in first.lower() else 'X-Conversation-ID'} header"
+    ]
     assert invocations(stack) == before
 
 

@@ -66,7 +66,7 @@ def marker() -> str:
 
 def tenant_json(text: str = "", order_id: int = TARGET) -> str:
     """A tenant request (JSON text) whose ``text`` field is spliced in raw: ``text`` may hold JSON escapes."""
-    return '{"orderId": %d, "reasonCode": "OTHER", "text": "%s"}' % (order_id, text)
+    return f'{{"orderId": {order_id:d}, "reasonCode": "OTHER", "text": "{text}"}}'
 
 
 def kci_json(text: str = "", order_id: int = TARGET) -> str:
@@ -166,7 +166,7 @@ def nested(levels: int, opening: str = "[", closing: str = "]", inner: str = "1"
 )
 def test_deeply_nested_json_is_400(http, stack, logs, route, value):
     if route == "tenant":
-        body = '{"orderId": %d, "reasonCode": "OTHER", "text": %s}' % (TARGET, value)
+        body = f'{{"orderId": {TARGET:d}, "reasonCode": "OTHER", "text": {value}}}'
     else:
         body = kci_json("deep").replace('"deep"', value)
     with nothing_stored(stack):
@@ -265,7 +265,7 @@ def test_duplicate_keys_are_400(http, stack, logs, route, body):
     ids=["overflow", "5000-digits", "beyond-2^53", "fraction", "nan"],
 )
 def test_hostile_numbers_are_400(http, stack, logs, number):
-    body = '{"orderId": %s, "reasonCode": "OTHER"}' % number
+    body = f'{{"orderId": {number}, "reasonCode": "OTHER"}}'
     with nothing_stored(stack):
         answer = post(http, stack, "tenant", body)
     assert_error(answer, 400, "MALFORMED_REQUEST")
@@ -321,13 +321,22 @@ INJECTED_IDS = ["crlf", "lf", "cr", "non-ascii", "unicode-line-separator", "nul"
 
 
 HEADER_CASES = (
-    [pytest.param("tenant", "POST", "X-Request-ID", value, id=f"post-cancellation-request-id-{name}") for value, name in zip(INJECTED, INJECTED_IDS)]
-    + [pytest.param(route, method, header, INJECTED[index], id=f"{label}-{INJECTED_IDS[index]}")
-       for route, method, header, label in [("tenant", "GET", "X-Request-ID", "get-cancellation-request-id"),
-                                            ("kci", "POST", "X-Request-ID", "kci-request-id")]
-       for index in (0, 3, 7)]
-    + [pytest.param(route, "POST", "X-Conversation-ID", INJECTED[0], id=f"{label}-conversation-id-crlf")
-       for route, label in [("tenant", "post-cancellation"), ("kci", "kci")]]
+    [
+        pytest.param("tenant", "POST", "X-Request-ID", value, id=f"post-cancellation-request-id-{name}")
+        for value, name in zip(INJECTED, INJECTED_IDS, strict=True)
+    ]
+    + [
+        pytest.param(route, method, header, INJECTED[index], id=f"{label}-{INJECTED_IDS[index]}")
+        for route, method, header, label in [
+            ("tenant", "GET", "X-Request-ID", "get-cancellation-request-id"),
+            ("kci", "POST", "X-Request-ID", "kci-request-id"),
+        ]
+        for index in (0, 3, 7)
+    ]
+    + [
+        pytest.param(route, "POST", "X-Conversation-ID", INJECTED[0], id=f"{label}-conversation-id-crlf")
+        for route, label in [("tenant", "post-cancellation"), ("kci", "kci")]
+    ]
 )
 
 

@@ -31,7 +31,9 @@ from tests.security.support import (
 pytestmark = pytest.mark.http
 
 ORDERS = (
-    DemoOrder(6101, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC6101", "TENANT1 cancels it in the fixture (open cancellation)"),
+    DemoOrder(
+        6101, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC6101", "TENANT1 cancels it in the fixture (open cancellation)"
+    ),
     DemoOrder(6102, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "COMPLETED", "FC6102", "terminal: not cancellable"),
     DemoOrder(6103, "UNSOLICITED_CEASE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC6103", "unsolicited-cease reason codes only"),
     DemoOrder(6104, "PROVIDE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC6104", "cancellable (supplier FIBRECO)"),
@@ -50,7 +52,9 @@ def world(stack, http, register_orders, good_tokens) -> dict:
     register_orders(*ORDERS)
     request_id = "req-tenant1-6101"
     body = cancellation_body(6101, "CUSTOMER_CHANGED_MIND", supplier="DUMMY_SUPPLIER", text="Moving house")
-    answer = http.post(f"{stack.base_url}{CANCELLATIONS}", json=body, headers={**bearer(good_tokens["TENANT1"]), **trace(request_id)}, timeout=30)
+    answer = http.post(
+        f"{stack.base_url}{CANCELLATIONS}", json=body, headers={**bearer(good_tokens["TENANT1"]), **trace(request_id)}, timeout=30
+    )
     assert answer.status_code == 201, answer.text
     return {"cancellation": answer.json(), "request_id": request_id, "body": body}
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -175,19 +176,63 @@ _TABLE_ARN = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:ta
 _QUEUE = {"queueName": {"Ref": "QueueName"}}
 _TABLE = {"tableName": {"Ref": "TableName"}}
 SAM_POLICY_TEMPLATES: dict[str, dict[str, Any]] = {
-    "SQSSendMessagePolicy": {"Statement": [{"Action": ["sqs:SendMessage*"], "Effect": "Allow", "Resource": {"Fn::Sub": [_SQS_ARN, _QUEUE]}}]},
-    "SQSPollerPolicy": {"Statement": [{"Action": ["sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch", "sqs:DeleteMessage",
-                                                  "sqs:DeleteMessageBatch", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
-                                       "Effect": "Allow", "Resource": {"Fn::Sub": [_SQS_ARN, _QUEUE]}}]},
-    "DynamoDBReadPolicy": {"Statement": [{"Action": ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem",
-                                                     "dynamodb:DescribeTable"], "Effect": "Allow",
-                                          "Resource": [{"Fn::Sub": [_TABLE_ARN, _TABLE]}, {"Fn::Sub": [_TABLE_ARN + "/index/*", _TABLE]}]}]},
-    "DynamoDBWritePolicy": {"Statement": [{"Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"], "Effect": "Allow",
-                                           "Resource": [{"Fn::Sub": [_TABLE_ARN, _TABLE]}, {"Fn::Sub": [_TABLE_ARN + "/index/*", _TABLE]}]}]},
-    "DynamoDBCrudPolicy": {"Statement": [{"Action": ["dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan",
-                                                     "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem",
-                                                     "dynamodb:DescribeTable", "dynamodb:ConditionCheckItem"], "Effect": "Allow",
-                                          "Resource": [{"Fn::Sub": [_TABLE_ARN, _TABLE]}, {"Fn::Sub": [_TABLE_ARN + "/index/*", _TABLE]}]}]},
+    "SQSSendMessagePolicy": {
+        "Statement": [{"Action": ["sqs:SendMessage*"], "Effect": "Allow", "Resource": {"Fn::Sub": [_SQS_ARN, _QUEUE]}}]
+    },
+    "SQSPollerPolicy": {
+        "Statement": [
+            {
+                "Action": [
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:ChangeMessageVisibilityBatch",
+                    "sqs:DeleteMessage",
+                    "sqs:DeleteMessageBatch",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ReceiveMessage",
+                ],
+                "Effect": "Allow",
+                "Resource": {"Fn::Sub": [_SQS_ARN, _QUEUE]},
+            }
+        ]
+    },
+    "DynamoDBReadPolicy": {
+        "Statement": [
+            {
+                "Action": ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"],
+                "Effect": "Allow",
+                "Resource": [{"Fn::Sub": [_TABLE_ARN, _TABLE]}, {"Fn::Sub": [_TABLE_ARN + "/index/*", _TABLE]}],
+            }
+        ]
+    },
+    "DynamoDBWritePolicy": {
+        "Statement": [
+            {
+                "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"],
+                "Effect": "Allow",
+                "Resource": [{"Fn::Sub": [_TABLE_ARN, _TABLE]}, {"Fn::Sub": [_TABLE_ARN + "/index/*", _TABLE]}],
+            }
+        ]
+    },
+    "DynamoDBCrudPolicy": {
+        "Statement": [
+            {
+                "Action": [
+                    "dynamodb:GetItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Scan",
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:DescribeTable",
+                    "dynamodb:ConditionCheckItem",
+                ],
+                "Effect": "Allow",
+                "Resource": [{"Fn::Sub": [_TABLE_ARN, _TABLE]}, {"Fn::Sub": [_TABLE_ARN + "/index/*", _TABLE]}],
+            }
+        ]
+    },
 }
 
 
@@ -237,7 +282,10 @@ def resource_logical_id(resource: Any) -> str:
     if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), list):
         # A SAM policy template's ARN: arn:...:${queueName} with queueName = !GetAtt Queue.QueueName (or !Ref Table).
         text, variables = resource["Fn::Sub"]
-        named = re.fullmatch(r"arn:\$\{AWS::Partition\}:(?:sqs|dynamodb):\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?:table/)?\$\{(\w+)\}(/index/[\w.-]+)?", text)
+        named = re.fullmatch(
+            r"arn:\$\{AWS::Partition\}:(?:sqs|dynamodb):\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?:table/)?\$\{(\w+)\}(/index/[\w.-]+)?",
+            text,
+        )
         value = variables.get(named.group(1)) if named else None
         if isinstance(value, dict) and ("Fn::GetAtt" in value or "Ref" in value):
             return (value["Fn::GetAtt"][0] if "Fn::GetAtt" in value else value["Ref"]) + (named.group(2) or "")
@@ -357,7 +405,9 @@ def test_only_the_partner_callers_read_partner_secrets_and_the_registry(function
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_a_parameter_permission_is_the_functions_own_parameter(function):
     parameters = {resource.removeprefix("parameter:") for resource in grants(function) if resource.startswith("parameter:")}
-    own = {value["Ref"] for value in template_env(function).values() if isinstance(value, dict) and value.get("Ref") in TEMPLATE["Parameters"]}
+    own = {
+        value["Ref"] for value in template_env(function).values() if isinstance(value, dict) and value.get("Ref") in TEMPLATE["Parameters"]
+    }
     assert parameters <= own
     for parameter in parameters:
         assert grants(function)[f"parameter:{parameter}"] == {"ssm:GetParameter"}
@@ -370,7 +420,13 @@ def test_the_tenant_api_cannot_touch_kcis_or_tenant_updates():
     assert allowed["SupplierRequestsQueue"] == {"sqs:SendMessage"}
     assert all(action.startswith("dynamodb:") for table in ("CancellationsTable", "OrdersTable") for action in allowed[table])
     assert not {action for actions in allowed.values() for action in actions} & {
-        "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable", "sqs:ReceiveMessage", "sqs:DeleteMessage"}
+        "dynamodb:DeleteItem",
+        "dynamodb:Scan",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteTable",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+    }
 
 
 def test_the_supplier_updates_api_only_reads_the_registry_claims_kci_ids_and_queues_kcis():

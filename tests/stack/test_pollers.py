@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
-from typing import Any, Callable
-
 import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import boto3
 import pytest
@@ -27,7 +27,14 @@ from local_stack.template import create_resources, load_template, sqs_event_sour
 
 REGION = "eu-west-2"
 # What these tests need of template.yaml: the KCI queue, the tenant-updates FIFO queue, their DLQs, the orders table.
-NEEDED = {"KciQueue", "KciDeadLetterQueue", "TenantUpdatesQueue", "TenantUpdatesDeadLetterQueue", "OrdersTable", "TenantKciRelayFailureQueue"}
+NEEDED = {
+    "KciQueue",
+    "KciDeadLetterQueue",
+    "TenantUpdatesQueue",
+    "TenantUpdatesDeadLetterQueue",
+    "OrdersTable",
+    "TenantKciRelayFailureQueue",
+}
 RELAY_FILTER = stream_event_sources()[0].filters
 
 
@@ -99,7 +106,8 @@ def send(world, queue: str, bodies: list[str], **extra) -> None:
 
 def queued(world, queue: str) -> int:
     attributes = client("sqs").get_queue_attributes(
-        QueueUrl=world.queue_urls[queue], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        QueueUrl=world.queue_urls[queue], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -125,7 +133,9 @@ def test_sqs_event_is_lambdas_shape(world):
     assert record["eventSourceARN"] == world.queue_arns["KciQueue"]
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert {"SentTimestamp", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
-    assert record["messageAttributes"] == {"origin": {"stringValue": "test", "stringListValues": [], "binaryListValues": [], "dataType": "String"}}
+    assert record["messageAttributes"] == {
+        "origin": {"stringValue": "test", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    }
     assert len(record["md5OfBody"]) == 32
     json.dumps(function.events[0])  # what the handler gets is plain JSON
 

@@ -129,7 +129,9 @@ def test_token_then_kci_is_recorded(tenant):
     assert entry["body"] == kci and entry["headers"]["X-Request-ID"] == "r1" and entry["headers"]["Authorization"] == "Bearer <redacted>"
     assert requests.get(f"{tenant.url}/received", params={"tenant": "TENANT2"}, timeout=5).json() == []
     # A token is the tenant's own: TENANT2's endpoint refuses TENANT1's token.
-    other = requests.post(f"{tenant.base_url('TENANT2')}/kcis", json=kci, headers={"Authorization": f"Bearer {issued['access_token']}"}, timeout=5)
+    other = requests.post(
+        f"{tenant.base_url('TENANT2')}/kcis", json=kci, headers={"Authorization": f"Bearer {issued['access_token']}"}, timeout=5
+    )
     assert other.status_code == 401
     assert requests.get(f"{tenant.url}/stats", timeout=5).json()["TENANT1"]["tokensIssued"] == 1
 

@@ -61,9 +61,13 @@ def test_load_functions_hands_every_environment_to_the_container_runtime():
     runtime = Runtime()
     queues = ["SupplierRequestsQueue", "KciQueue", "TenantUpdatesQueue", "SupplierRequestsDeadLetterQueue", "KciDeadLetterQueue",
               "TenantUpdatesDeadLetterQueue"]
-    resources = LocalResources(prefix="local", tables={"CancellationsTable": "t1", "OrdersTable": "t2"},
-                               queue_urls={name: f"http://q/{name}" for name in queues}, queue_arns={name: f"arn:{name}" for name in queues},
-                               stream_arns={"OrdersTable": "arn:stream"})
+    resources = LocalResources(
+        prefix="local",
+        tables={"CancellationsTable": "t1", "OrdersTable": "t2"},
+        queue_urls={name: f"http://q/{name}" for name in queues},
+        queue_arns={name: f"arn:{name}" for name in queues},
+        stream_arns={"OrdersTable": "arn:stream"},
+    )
     loaded = load_functions(["ForwardingSweeperFunction"], resources, "eu-west-2", set_env=lambda env: pytest.fail("nothing imported"),
                             containers=runtime)
     assert loaded == {"ForwardingSweeperFunction": "container"}

@@ -31,7 +31,13 @@ from tests.unit.tenant_api_checks import (
 PATH = "/service-order-cancellations"
 EXAMPLE = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
 ORDER_CODES = ["CUSTOMER_CHANGED_MIND", "INSTALL_FAILED", "NETWORK_ISSUE", "NO_LONGER_REQUIRED", "OTHER"]
-UNSOLICITED_CEASE_CODES = ["NO_AUTHORISATION", "CUSTOMER_NOT_AWARE", "DELIBERATE_MISLEAD", "PURCHASED_DIFFERENT_PRODUCT", "END_USER_NOT_MOVING"]
+UNSOLICITED_CEASE_CODES = [
+    "NO_AUTHORISATION",
+    "CUSTOMER_NOT_AWARE",
+    "DELIBERATE_MISLEAD",
+    "PURCHASED_DIFFERENT_PRODUCT",
+    "END_USER_NOT_MOVING",
+]
 BODY_FIELDS = ("supplier", "orderId", "reasonCode", "text")
 
 
@@ -133,7 +139,12 @@ def test_order_id_written_with_a_fraction_or_exponent_is_refused_even_when_whole
 
 def test_a_method_the_resource_lacks_is_405_not_implemented_in_the_handler(api, subtests):
     """The handler's own resolver (not only the local front) answers 405 with the contract's NOT_IMPLEMENTED."""
-    for method, path, allowed in [("DELETE", f"{PATH}/1", "GET"), ("PUT", f"{PATH}/1", "GET"), ("PATCH", PATH, "POST"), ("GET", PATH, "POST")]:
+    for method, path, allowed in [
+        ("DELETE", f"{PATH}/1", "GET"),
+        ("PUT", f"{PATH}/1", "GET"),
+        ("PATCH", PATH, "POST"),
+        ("GET", PATH, "POST"),
+    ]:
         with subtests.test(method=method, path=path):
             status, body, headers = api(method, path, body={"orderId": 123, "reasonCode": "OTHER"} if method != "DELETE" else None)
             assert status == 405, body
@@ -454,7 +465,9 @@ def test_get_shows_the_current_status_and_the_supplier_reference_once_known(api,
     created = assert_created(api("POST", PATH, body=EXAMPLE))
     table = tenant_api.deps.cancellations
     record = table.get(created["id"])
-    table.replace(record.model_copy(update={"status": CancellationStatus.COMPLETED, "supplierReference": "A123X-1"}), expected_version=record.version)
+    table.replace(
+        record.model_copy(update={"status": CancellationStatus.COMPLETED, "supplierReference": "A123X-1"}), expected_version=record.version
+    )
     status, body, _ = api("GET", f"{PATH}/{created['id']}")
     assert status == 200
     assert body == {**created, "status": "COMPLETED", "supplierReference": "A123X-1"}

@@ -173,7 +173,7 @@ def service_logs_at_info(caplog):
         with caplog.at_level(logging.INFO):
             yield
     finally:
-        for logger, level in zip(loggers, levels):
+        for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
 
 

@@ -9,7 +9,8 @@ outcome on the item: ``deliveryStatus`` PENDING, DELIVERED or FAILED, for operat
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
 from fibre_cafe.dal.keys import order_key
@@ -84,7 +85,7 @@ class TenantKciOutbox:
         )
         return [from_item(item) for item in answer.get("Items", [])]
 
-    def pending_before(self, created_before: str) -> "Iterator[dict[str, Any]]":
+    def pending_before(self, created_before: str) -> Iterator[dict[str, Any]]:
         """Outbox items still PENDING that were written before ``created_before``, oldest first (the sweeper)."""
         paginator = self.client.get_paginator("query")
         for page in paginator.paginate(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     GATEWAY_FAULT = "GATEWAY_FAULT"
     INVALID_REQUEST = "INVALID_REQUEST"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
@@ -21,10 +21,14 @@ class ErrorCode(str, Enum):
 
 
 class ErrorBody(BaseModel):
-    uuid: str = Field(description="Unique identifier of this error - for tracing purposes", examples=["87432dfb-2e47-4532-a1b7-4b113d48867d"])
+    uuid: str = Field(
+        description="Unique identifier of this error - for tracing purposes", examples=["87432dfb-2e47-4532-a1b7-4b113d48867d"]
+    )
     code: ErrorCode = Field(description="Fibre Cafe error codes")
-    messages: list[str] = Field(description="Message describing the error", examples=[["e.g. Invalid value for field x - accepted values are y"]])
+    messages: list[str] = Field(
+        description="Message describing the error", examples=[["e.g. Invalid value for field x - accepted values are y"]]
+    )
 
     @classmethod
-    def new(cls, code: ErrorCode, messages: list[str]) -> "ErrorBody":
+    def new(cls, code: ErrorCode, messages: list[str]) -> ErrorBody:
         return cls(uuid=str(uuid.uuid4()), code=code, messages=messages)

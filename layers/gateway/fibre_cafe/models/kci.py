@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from fibre_cafe.models.cancellation import MAX_SAFE_INTEGER, _no_control_charact
 from fibre_cafe.models.order import OrderType
 
 
-class KciReasonCode(str, Enum):
+class KciReasonCode(StrEnum):
     CREATED = "CREATED"
     UPDATE = "UPDATE"
     ACKNOWLEDGED = "ACKNOWLEDGED"
@@ -163,14 +163,16 @@ class SupplierKci(BaseModel):
     text: ShortText | None = None
     supplierCodes: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=50)
     supplierCode: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(default=None, deprecated=True)
-    serviceOrderCancellationId: WholeNumber | None = Field(default=None, description="The gateway's cancellation id, when the KCI answers a tenant's cancellation")
+    serviceOrderCancellationId: WholeNumber | None = Field(
+        default=None, description="The gateway's cancellation id, when the KCI answers a tenant's cancellation"
+    )
     provideServiceOrder: KciOrderEntity | None = None
     ceaseServiceOrder: KciOrderEntity | None = None
     modifyServiceOrder: KciOrderEntity | None = None
     unsolicitedCeaseServiceOrder: KciOrderEntity | None = None
 
     @model_validator(mode="after")
-    def _exactly_one_order_and_rules(self) -> "SupplierKci":
+    def _exactly_one_order_and_rules(self) -> SupplierKci:
         present = [name for name in ORDER_ENTITY_FIELDS if getattr(self, name) is not None]
         if len(present) != 1:
             raise ValueError(
@@ -180,7 +182,7 @@ class SupplierKci(BaseModel):
         if self.issuedOn.tzinfo is None:
             raise ValueError("issuedOn must carry a time zone (e.g. 2024-04-10T09:53:39.144Z)")
         try:
-            self.issuedOn.astimezone(timezone.utc)
+            self.issuedOn.astimezone(UTC)
         except (OverflowError, ValueError):
             raise ValueError("issuedOn is out of range once converted to UTC (years 1 to 9999)") from None
         problems = self.order.extra_problems(self.order_field)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     PROVIDE = "PROVIDE"
     CEASE = "CEASE"
     MODIFY = "MODIFY"
     UNSOLICITED_CEASE = "UNSOLICITED_CEASE"
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     RECEIVED_BY_GATEWAY = "RECEIVED_BY_GATEWAY"
     SENT_TO_SUPPLIER = "SENT_TO_SUPPLIER"
     FAILED_TO_SEND = "FAILED_TO_SEND"

@@ -55,7 +55,7 @@ class CancellationRecord(BaseModel):
             error=self.error if self.status in (CancellationStatus.REJECTED, CancellationStatus.FAILED_TO_SEND) else None,
         )
 
-    def supplier_request_message(self) -> "SupplierRequestMessage":
+    def supplier_request_message(self) -> SupplierRequestMessage:
         return SupplierRequestMessage(
             cancellationId=self.id,
             orderId=self.orderId,

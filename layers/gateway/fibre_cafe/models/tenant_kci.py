@@ -9,7 +9,7 @@ cancellation request in question under ``serviceOrderCancellation``); ``error`` 
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -18,13 +18,13 @@ from fibre_cafe.models.errors import ErrorBody
 from fibre_cafe.models.order import OrderType
 
 
-class UpdateType(str, Enum):
+class UpdateType(StrEnum):
     INFORMATIONAL = "INFORMATIONAL"
     ACTION_REQUIRED = "ACTION_REQUIRED"
     ERROR = "ERROR"
 
 
-class EntityType(str, Enum):
+class EntityType(StrEnum):
     PROVIDE_ORDER = "PROVIDE_ORDER"
     MODIFY_ORDER = "MODIFY_ORDER"
     CEASE_ORDER = "CEASE_ORDER"
@@ -68,7 +68,7 @@ class TenantKci(BaseModel):
         return self.model_copy(update={"deliveredOn": delivered_on}).model_dump(mode="json", exclude_none=True)
 
 
-class DeliveryStatus(str, Enum):
+class DeliveryStatus(StrEnum):
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
