@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import function_env, function_ids, handler_paths, median, ratio, report, table, verdict
+from bench.common import ROOT, function_env, function_ids, handler_paths, median, ratio, report, table, verdict
 
 FLOOR = "floor"
 TARGET = 1.4  # every function, x floor
