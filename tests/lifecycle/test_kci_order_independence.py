@@ -36,7 +36,8 @@ from fibre_cafe.clock import iso
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.orders_table import OrdersTable
-from fibre_cafe.domain import cancellation_state_machine, supplier_answers
+from fibre_cafe.dal.supplier_api import classify
+from fibre_cafe.domain import cancellation_state_machine
 from fibre_cafe.logic.apply_kci import ApplyKci
 from fibre_cafe.logic.create_cancellation import CreateCancellation, RequestContext
 from fibre_cafe.logic.dispatch_cancellation import DispatchCancellation
@@ -148,7 +149,7 @@ class _Supplier202:
     """A supplier that accepts every cancellation for processing (202): the cancellation becomes PENDING."""
 
     def request_cancellation(self, _message):
-        return supplier_answers.classify(202, "")
+        return classify(202, "")
 
 
 class World:

@@ -56,11 +56,12 @@ def chaos_stream(rng: random.Random, orders: int, per_order: int, duplicates: fl
 def in_order_state(kcis: list[dict]) -> dict:
     """The order after applying ``kcis`` once each in sequence order (the KCI rules, no AWS)."""
     from fibre_cafe.domain.kci_rules import plan_kci
+    from fibre_cafe.ids import new_id
     from fibre_cafe.models.kci import SupplierKci
 
     order = None
     for kci in sorted(kcis, key=lambda k: k["sequenceNumber"]):
-        order = plan_kci(SupplierKci.model_validate(kci), SUPPLIER, order).order_after
+        order = plan_kci(SupplierKci.model_validate(kci), SUPPLIER, order, new_id).order_after
     assert order is not None
     return {"status": order.status, "supplierStatus": order.supplierStatus, "lastSequenceNumber": order.lastSequenceNumber,
             "entity": order.entity}

@@ -116,7 +116,8 @@ def test_retry_later_carries_the_backoff_and_the_attempts_are_counted_alike_on_b
 
 @pytest.mark.parametrize("status", [200, 204, 302])
 def test_a_supplier_answer_outside_the_contract_is_still_decided_by_the_supplier_table(status):
-    """The client only says what came back; the supplier's table (domain/supplier_answers.py) decides the rest."""
+    """The client only says what came back; the supplier's table (dal/supplier_api.py) decides the rest."""
+    from fibre_cafe.dal.supplier_api import classify
     from fibre_cafe.domain import supplier_answers
 
-    assert supplier_answers.classify(status, "").kind is supplier_answers.AnswerKind.TRANSIENT
+    assert classify(status, "").kind is supplier_answers.AnswerKind.TRANSIENT

@@ -9,9 +9,10 @@ Updates API (logic/deliver_tenant_kci.py). Both sides use it for:
   attempt fetches a fresh one.
 - **The answer, classified**: ``PartnerReply`` is either the partner's HTTP status and body, or a call that got
   no answer: ``TIMED_OUT`` (a socket timeout, or the overall deadline) or ``UNREACHABLE`` (connection error, or
-  no token from the partner's token endpoint). Both are transient, as are 408, 429 and 5xx
-  (domain/partner_answers.py); each side maps a reply to its own meaning (domain/supplier_answers.py for a
-  cancellation, logic/deliver_tenant_kci.py for a tenant KCI).
+  no token from the partner's token endpoint). Both are transient, as are 408 (the partner timed out reading
+  us), 429 (slow down) and every 5xx (``is_transient_status``); ``accepted`` is any 2xx. Each side reads a reply
+  its own way: the supplier's table in supplier_api.py (to a domain/supplier_answers.py answer), the tenant's
+  in logic/deliver_tenant_kci.py (from these properties).
 - **Retrying later**: ``RetryPolicy`` (attempts, and the backoff before the queue delivers the message again)
   and the ``RetryLater`` (dal/errors.py: the queue consumers' retry signal) it builds, so the handler hides the
   message for that backoff and reports it failed.
@@ -35,10 +36,16 @@ from fibre_cafe.dal.partner_call import (
     call_with_deadline,
 )
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
-from fibre_cafe.domain.partner_answers import is_transient_status
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "PARTNER_CALL_DEADLINE_SECONDS", "CallFailure",
-           "PartnerClient", "PartnerReply", "RetryPolicy"]
+           "PartnerClient", "PartnerReply", "RetryPolicy", "is_transient_status"]
+
+RETRYABLE_4XX = frozenset({408, 429})
+
+
+def is_transient_status(http_status: int) -> bool:
+    """An HTTP answer worth trying again later: 408, 429 and every 5xx (other answers are the partner's decision)."""
+    return http_status in RETRYABLE_4XX or http_status >= 500
 
 
 class CallFailure(str, Enum):
@@ -59,6 +66,16 @@ class PartnerReply:
     def transient(self) -> bool:
         """No answer, or one worth trying again later (408, 429, 5xx)."""
         return self.failure is not None or (self.status is not None and is_transient_status(self.status))
+
+    @property
+    def accepted(self) -> bool:
+        """The partner took it (any 2xx)."""
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def unauthorised(self) -> bool:
+        """401: the token was refused (the client already forgot it: the next attempt fetches a fresh one)."""
+        return self.status == 401
 
 
 class PartnerClient:

@@ -8,7 +8,8 @@ Two sources of change:
   (``order_after_outcome`` + ``tenant_update_for_outcome``): COMPLETED, REJECTED and
   FAILED_TO_SEND are reported, PENDING is not (nothing for the tenant to act on).
 
-Either way the order takes its next ``tenantKciSequence`` in the same write as the change.
+Either way the order takes its next ``tenantKciSequence`` in the same write as the change. The tenant KCI's id
+(``kci_id``) is the caller's: the domain makes no ids.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from fibre_cafe.models.tenant_kci import TenantKciMessage
 REPORTED_OUTCOMES = frozenset({CancellationStatus.COMPLETED, CancellationStatus.REJECTED, CancellationStatus.FAILED_TO_SEND})
 
 
-def with_tenant_update(plan: KciPlan, received_on: str, conversation_id: str | None) -> tuple[KciPlan, TenantKciMessage]:
+def with_tenant_update(plan: KciPlan, received_on: str, conversation_id: str | None, kci_id: str) -> tuple[KciPlan, TenantKciMessage]:
     """The plan with the order's next tenant KCI sequence taken, and the tenant KCI reporting it."""
     order = plan.order_after
     sequence = order.tenantKciSequence + 1
@@ -40,10 +41,11 @@ def with_tenant_update(plan: KciPlan, received_on: str, conversation_id: str | N
         updates["lastCancellation"] = summary
     order = order.model_copy(update=updates)
     if effect is not None:
-        kci = tenant_kci_rules.for_cancellation_outcome(order, sequence, summary, effect.status, effect.error, plan.kci, received_on)
+        kci = tenant_kci_rules.for_cancellation_outcome(order, sequence, kci_id, summary, effect.status, effect.error, plan.kci,
+                                                       received_on)
         conversation = summary.get("conversationId") or conversation_id
     else:
-        kci = tenant_kci_rules.for_supplier_kci(order, sequence, plan.kci, received_on)
+        kci = tenant_kci_rules.for_supplier_kci(order, sequence, kci_id, plan.kci, received_on)
         conversation = (tenant_kci_rules.cancellation_in_question(order, plan.kci) or {}).get("conversationId") or conversation_id
     assert kci is not None
     message = TenantKciMessage(tenant=order.tenant, orderId=order.id, conversationId=conversation, kci=kci)
@@ -65,11 +67,12 @@ def order_after_outcome(order: Order, record: CancellationRecord) -> Order:
     return after.model_copy(update={"status": after.shown_status()})
 
 
-def tenant_update_for_outcome(order_after: Order, record: CancellationRecord) -> TenantKciMessage | None:
+def tenant_update_for_outcome(order_after: Order, record: CancellationRecord, kci_id: str) -> TenantKciMessage | None:
     """The tenant KCI for ``record``'s new status, using the sequence ``order_after_outcome`` took."""
     if record.status not in REPORTED_OUTCOMES:
         return None
     summary = tenant_kci_rules.cancellation_summary(record)
-    kci = tenant_kci_rules.for_cancellation_outcome(order_after, order_after.tenantKciSequence, summary, record.status, record.error)
+    kci = tenant_kci_rules.for_cancellation_outcome(order_after, order_after.tenantKciSequence, kci_id, summary, record.status,
+                                              record.error)
     assert kci is not None
     return TenantKciMessage(tenant=order_after.tenant, orderId=order_after.id, conversationId=record.conversationId, kci=kci)

@@ -1,6 +1,7 @@
 """KCI rules (domain.md section 3): what one supplier KCI does to the order registry and to a cancellation.
 
-Pure: ``plan_kci`` takes the KCI and the order as stored and returns what to write. The store
+Pure: ``plan_kci`` takes the KCI, the order as stored and a source of new ids (for a rejection's error
+uuid), and returns what to write. The store
 applies the plan atomically and conditionally (logic/apply_kci.py), so the rules hold whatever
 order the KCIs arrive in and however often each arrives:
 
@@ -25,6 +26,7 @@ order the KCIs arrive in and however often each arrives:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from fibre_cafe.domain.errors import KciRejected
@@ -86,9 +88,9 @@ class KciPlan:
         return replace(self, effect=None, order_after=after, outcome=outcome, contradicts=contradicts)
 
 
-def rejection_error(kci: SupplierKci) -> ErrorBody:
+def rejection_error(kci: SupplierKci, error_id: str) -> ErrorBody:
     reason = kci.text or kci.problemCode or "cancellation rejected"
-    return ErrorBody.new(ErrorCode.INVALID_REQUEST, [f"The supplier API returned the following message: {reason}"])
+    return ErrorBody(uuid=error_id, code=ErrorCode.INVALID_REQUEST, messages=[f"The supplier API returned the following message: {reason}"])
 
 
 def _target(kci: SupplierKci, order: Order | None) -> tuple[int | None, bool]:
@@ -102,14 +104,14 @@ def _target(kci: SupplierKci, order: Order | None) -> tuple[int | None, bool]:
     return None, False
 
 
-def _effect(kci: SupplierKci, order: Order | None) -> CancellationEffect | None:
+def _effect(kci: SupplierKci, order: Order | None, new_id: Callable[[], str]) -> CancellationEffect | None:
     target, named = _target(kci, order)
     if target is None:
         return None
     if kci.reasonCode is KciReasonCode.CANCELLED:
         status, error = CancellationStatus.COMPLETED, None
     else:
-        status, error = CancellationStatus.REJECTED, rejection_error(kci)
+        status, error = CancellationStatus.REJECTED, rejection_error(kci, new_id())
     return CancellationEffect(
         cancellation_id=target,
         order_id=kci.order.id,
@@ -154,8 +156,9 @@ def _order_after(kci: SupplierKci, supplier: str, before: Order | None, effect: 
     return after.model_copy(update={"status": after.shown_status()})
 
 
-def plan_kci(kci: SupplierKci, supplier: str, order: Order | None) -> KciPlan:
-    """What ``kci`` from ``supplier`` does, given the order as stored (None if not yet known)."""
+def plan_kci(kci: SupplierKci, supplier: str, order: Order | None, new_id: Callable[[], str]) -> KciPlan:
+    """What ``kci`` from ``supplier`` does, given the order as stored (None if not yet known); ``new_id`` names the
+    error of a rejection (fibre_cafe.ids.new_id)."""
     entity = kci.order
     if entity.supplier is not None and entity.supplier != supplier:
         raise KciRejected(f"The order entity names supplier {entity.supplier}, not {supplier}")
@@ -166,7 +169,7 @@ def plan_kci(kci: SupplierKci, supplier: str, order: Order | None) -> KciPlan:
             raise KciRejected(f"Order {order.id} does not belong to tenant {entity.tenant}")
         if order.orderType is not kci.order_type:
             raise KciRejected(f"Order {order.id} is a {order.orderType.value} order, not {kci.order_type.value}")
-    effect = _effect(kci, order)
+    effect = _effect(kci, order, new_id)
     if effect is not None and not effect.named and order is not None and order.openCancellationId is None and order.lastCancellationId is None:
         effect = None
     return KciPlan(kci=kci, supplier=supplier, order_before=order, order_after=_order_after(kci, supplier, order, effect), effect=effect)

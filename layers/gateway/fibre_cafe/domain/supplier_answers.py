@@ -1,24 +1,20 @@
-"""What the supplier's answer to ``POST /service-order-cancellations`` means (domain.md section 2).
+"""What the supplier's answer to a cancellation means (domain.md section 2), in the domain's terms.
 
-| supplier answer                              | cancellation                                        |
-|----------------------------------------------|-----------------------------------------------------|
-| 201 (body may carry supplierReference)        | COMPLETED                                           |
-| 202                                          | PENDING (a KCI will confirm or reject)              |
-| 422 (error body)                             | REJECTED, keeping the supplier's messages            |
-| timeout, connection error, 5xx, 408, 429,    | transient: retried with backoff; once the attempts  |
-| unreadable answer                            | are spent FAILED_TO_SEND (SUPPLIER_TIMED_OUT/FAULT) |
-| 401 / 403                                    | FAILED_TO_SEND at once, SUPPLIER_FAULT              |
-| 400 / other 4xx                              | FAILED_TO_SEND at once: GATEWAY_FAULT for 400 (we   |
-|                                              | sent something invalid), SUPPLIER_FAULT otherwise   |
+The DAL reads the HTTP answer (dal/supplier_api.py: which status and body is which answer) and builds one of
+these; the dispatcher (logic/dispatch_cancellation.py) acts on it:
+
+- DECIDED: the supplier decided (COMPLETED with its reference, PENDING until a KCI, REJECTED with its messages);
+- TRANSIENT: no usable answer (timed out, unreachable, an answer it may not give): retried with backoff, and
+  FAILED_TO_SEND (SUPPLIER_TIMED_OUT or SUPPLIER_FAULT) once the attempts are spent;
+- FAILED: trying again cannot help (credentials refused, the gateway's own request refused, no supplier
+  configured): FAILED_TO_SEND at once.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import Enum
 
-from fibre_cafe.domain.partner_answers import is_transient_status
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorCode
 
@@ -38,72 +34,47 @@ class SupplierAnswer:
     supplier_reference: str | None = None
     error_code: ErrorCode | None = None
     messages: list[str] = field(default_factory=list)
-    http_status: int | None = None
+    http_status: int | None = None  # the answer's own status, for the logs (set by the DAL; None: no answer)
 
 
-def timed_out(detail: str = "") -> SupplierAnswer:
-    return SupplierAnswer(
-        AnswerKind.TRANSIENT, error_code=ErrorCode.SUPPLIER_TIMED_OUT,
-        messages=["The gateway did not receive a timely response from the supplier"], http_status=None,
-    )
+def decided(status: CancellationStatus, supplier_reference: str | None = None) -> SupplierAnswer:
+    """COMPLETED or PENDING, with the supplier's reference if it gave one."""
+    return SupplierAnswer(AnswerKind.DECIDED, status=status, supplier_reference=supplier_reference)
 
 
-def unreachable(detail: str = "") -> SupplierAnswer:
-    return SupplierAnswer(
-        AnswerKind.TRANSIENT, error_code=ErrorCode.SUPPLIER_FAULT,
-        messages=["The gateway could not connect to the supplier"], http_status=None,
-    )
+def rejected(supplier_messages: list[str]) -> SupplierAnswer:
+    """The supplier refused the cancellation; its own messages are kept (quoted) for the tenant."""
+    messages = [SUPPLIER_MESSAGE_PREFIX + message for message in supplier_messages] or [SUPPLIER_MESSAGE_PREFIX + "cancellation rejected"]
+    return SupplierAnswer(AnswerKind.DECIDED, status=CancellationStatus.REJECTED, error_code=ErrorCode.INVALID_REQUEST, messages=messages)
+
+
+def timed_out() -> SupplierAnswer:
+    return SupplierAnswer(AnswerKind.TRANSIENT, error_code=ErrorCode.SUPPLIER_TIMED_OUT,
+                          messages=["The gateway did not receive a timely response from the supplier"])
+
+
+def unreachable() -> SupplierAnswer:
+    return SupplierAnswer(AnswerKind.TRANSIENT, error_code=ErrorCode.SUPPLIER_FAULT,
+                          messages=["The gateway could not connect to the supplier"])
+
+
+def invalid_answer(retryable: bool) -> SupplierAnswer:
+    """An answer the contract does not allow (or an unreadable one); ``retryable``: it may be better next time."""
+    return SupplierAnswer(AnswerKind.TRANSIENT if retryable else AnswerKind.FAILED, error_code=ErrorCode.SUPPLIER_FAULT,
+                          messages=["An invalid response was received from the supplier"])
+
+
+def credentials_refused() -> SupplierAnswer:
+    return SupplierAnswer(AnswerKind.FAILED, error_code=ErrorCode.SUPPLIER_FAULT, messages=[SUPPLIER_MESSAGE_PREFIX + "Not authorised"])
+
+
+def request_refused(supplier_messages: list[str]) -> SupplierAnswer:
+    """The supplier says the gateway's request was invalid: the gateway's fault, not retried."""
+    return SupplierAnswer(AnswerKind.FAILED, error_code=ErrorCode.GATEWAY_FAULT,
+                          messages=["The gateway sent an invalid request to the supplier"]
+                          + [SUPPLIER_MESSAGE_PREFIX + message for message in supplier_messages])
 
 
 def not_configured(supplier: str) -> SupplierAnswer:
-    return SupplierAnswer(
-        AnswerKind.FAILED, error_code=ErrorCode.GATEWAY_FAULT,
-        messages=[f"The gateway has no Supplier API configured for {supplier}"], http_status=None,
-    )
-
-
-def _json_object(body: str) -> dict | None:
-    try:
-        parsed = json.loads(body) if body else None
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _supplier_messages(body: str) -> list[str]:
-    parsed = _json_object(body)
-    raw = parsed.get("messages") if parsed else None
-    if isinstance(raw, list) and raw and all(isinstance(m, str) for m in raw):
-        return [SUPPLIER_MESSAGE_PREFIX + message for message in raw]
-    return []
-
-
-def classify(http_status: int, body: str) -> SupplierAnswer:
-    """Map an HTTP answer from the supplier to what happens to the cancellation."""
-    if http_status in (201, 202):
-        parsed = _json_object(body) if body.strip() else {}
-        if parsed is None:
-            if http_status == 201:
-                return SupplierAnswer(AnswerKind.TRANSIENT, error_code=ErrorCode.SUPPLIER_FAULT,
-                                      messages=["An invalid response was received from the supplier"], http_status=http_status)
-            parsed = {}
-        reference = parsed.get("supplierReference")
-        reference = reference if isinstance(reference, str) and reference else None
-        status = CancellationStatus.COMPLETED if http_status == 201 else CancellationStatus.PENDING
-        return SupplierAnswer(AnswerKind.DECIDED, status=status, supplier_reference=reference, http_status=http_status)
-    if http_status == 422:
-        messages = _supplier_messages(body) or [SUPPLIER_MESSAGE_PREFIX + "cancellation rejected"]
-        return SupplierAnswer(AnswerKind.DECIDED, status=CancellationStatus.REJECTED, error_code=ErrorCode.INVALID_REQUEST,
-                              messages=messages, http_status=http_status)
-    if http_status in (401, 403):
-        return SupplierAnswer(AnswerKind.FAILED, error_code=ErrorCode.SUPPLIER_FAULT,
-                              messages=[SUPPLIER_MESSAGE_PREFIX + "Not authorised"], http_status=http_status)
-    if is_transient_status(http_status):
-        return SupplierAnswer(AnswerKind.TRANSIENT, error_code=ErrorCode.SUPPLIER_FAULT,
-                              messages=["An invalid response was received from the supplier"], http_status=http_status)
-    if http_status == 400:
-        return SupplierAnswer(AnswerKind.FAILED, error_code=ErrorCode.GATEWAY_FAULT,
-                              messages=["The gateway sent an invalid request to the supplier"] + _supplier_messages(body), http_status=http_status)
-    # Other 2xx/3xx/4xx: the supplier answered something the contract does not allow.
-    return SupplierAnswer(AnswerKind.FAILED if 400 <= http_status < 500 else AnswerKind.TRANSIENT, error_code=ErrorCode.SUPPLIER_FAULT,
-                          messages=["An invalid response was received from the supplier"], http_status=http_status)
+    return SupplierAnswer(AnswerKind.FAILED, error_code=ErrorCode.GATEWAY_FAULT,
+                          messages=[f"The gateway has no Supplier API configured for {supplier}"])

@@ -14,12 +14,12 @@
 
 Every tenant KCI of an order takes the order's next ``tenantKciSequence`` in the same write as
 the change it reports, so sequence numbers are strictly increasing per order and shared by
-supplier-originated and gateway-originated KCIs.
+supplier-originated and gateway-originated KCIs. Its ``id`` is the caller's (``kci_id``): the domain
+makes no ids.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fibre_cafe.clock import iso
@@ -51,10 +51,10 @@ def order_entity(order: Order, cancellation: dict[str, Any] | None) -> dict[str,
     return entity
 
 
-def _kci(order: Order, sequence: int, update_type: UpdateType, information: Information | None,
+def _kci(order: Order, sequence: int, kci_id: str, update_type: UpdateType, information: Information | None,
          cancellation: dict[str, Any] | None, **extra: Any) -> TenantKci:
     return TenantKci(
-        id=str(uuid.uuid4()),
+        id=kci_id,
         supplier=order.supplier,
         sequenceNumber=sequence,
         updateType=update_type,
@@ -65,7 +65,7 @@ def _kci(order: Order, sequence: int, update_type: UpdateType, information: Info
     )
 
 
-def for_cancellation_outcome(order: Order, sequence: int, summary: dict[str, Any], status: CancellationStatus,
+def for_cancellation_outcome(order: Order, sequence: int, kci_id: str, summary: dict[str, Any], status: CancellationStatus,
                              error: ErrorBody | None, supplier_kci: SupplierKci | None = None,
                              received_on: str | None = None) -> TenantKci | None:
     """The tenant KCI for a cancellation reaching COMPLETED, REJECTED or FAILED_TO_SEND (None otherwise)."""
@@ -74,13 +74,13 @@ def for_cancellation_outcome(order: Order, sequence: int, summary: dict[str, Any
     if supplier_kci is not None:
         stamps = {"issuedOn": iso(supplier_kci.issuedOn), "receivedOn": received_on}
     if status is CancellationStatus.COMPLETED:
-        return _kci(order, sequence, UpdateType.INFORMATIONAL, Information(type="CANCELLED"), view, **stamps)
+        return _kci(order, sequence, kci_id, UpdateType.INFORMATIONAL, Information(type="CANCELLED"), view, **stamps)
     if status is CancellationStatus.REJECTED:
         reason = "; ".join(error.messages) if error else "The supplier rejected the cancellation"
-        return _kci(order, sequence, UpdateType.ACTION_REQUIRED, Information(type="RESUBMIT", text=reason), view, text=reason,
+        return _kci(order, sequence, kci_id, UpdateType.ACTION_REQUIRED, Information(type="RESUBMIT", text=reason), view, text=reason,
                     error=error, **stamps)
     if status is CancellationStatus.FAILED_TO_SEND:
-        return _kci(order, sequence, UpdateType.ERROR, Information(type="FAILED_TO_SEND"), view, error=error, **stamps)
+        return _kci(order, sequence, kci_id, UpdateType.ERROR, Information(type="FAILED_TO_SEND"), view, error=error, **stamps)
     return None
 
 
@@ -95,10 +95,10 @@ def cancellation_in_question(order: Order, kci: SupplierKci) -> dict[str, Any] |
     return None
 
 
-def for_supplier_kci(order: Order, sequence: int, kci: SupplierKci, received_on: str) -> TenantKci:
+def for_supplier_kci(order: Order, sequence: int, kci_id: str, kci: SupplierKci, received_on: str) -> TenantKci:
     """Relay of a supplier KCI that did not decide a cancellation: INFORMATIONAL with the supplier's reason."""
     information = Information(type=kci.reasonCode.value, text=kci.text)
     summary = cancellation_in_question(order, kci)
     cancellation = tenant_view_of(summary) if summary else None
-    return _kci(order, sequence, UpdateType.INFORMATIONAL, information, cancellation,
+    return _kci(order, sequence, kci_id, UpdateType.INFORMATIONAL, information, cancellation,
                 issuedOn=iso(kci.issuedOn), receivedOn=received_on, text=kci.text)

@@ -58,6 +58,7 @@ from fibre_cafe.dal.transactions import retry_conflicts
 from fibre_cafe.domain import cancellation_outcomes, cancellation_state_machine
 from fibre_cafe.domain.errors import KciNotApplicableYet, KciRejected
 from fibre_cafe.domain.kci_rules import KciOutcomeKind, KciPlan, plan_kci
+from fibre_cafe.ids import new_id
 from fibre_cafe.models.kci import KciEnvelope, SupplierKci
 from fibre_cafe.models.order import Order
 from fibre_cafe.observability import count
@@ -91,12 +92,14 @@ def _no_hold(_supplier: str) -> int:
 
 class ApplyKci:
     def __init__(self, store: GatewayStore, clock: Callable = utc_now, max_attempts: int = 6,
-                 hold_window: Callable[[str], int] = _no_hold, timers: HoldTimers | None = None):
+                 hold_window: Callable[[str], int] = _no_hold, timers: HoldTimers | None = None,
+                 new_id: Callable[[], str] = new_id):
         self.store = store
         self.clock = clock
         self.max_attempts = max_attempts
         self.hold_window = hold_window
         self.timers = timers
+        self.new_id = new_id
 
     # ------------------------------------------------------------------------------------------ entry points
     def __call__(self, envelope: KciEnvelope) -> KciOutcome:
@@ -130,19 +133,19 @@ class ApplyKci:
     def _place(self, kci: SupplierKci, envelope: KciEnvelope, order: Order | None, now: datetime) -> tuple[KciOutcome, Order | None]:
         sequence = kci.sequenceNumber
         if order is not None and sequence <= order.lastSequenceNumber:
-            plan_kci(kci, envelope.supplier, order)  # a KCI that can never apply still fails (retried, dead-lettered)
+            plan_kci(kci, envelope.supplier, order, self.new_id)  # a KCI that can never apply still fails (retried, dead-lettered)
             self._record_stale(kci, envelope, order, iso(now))
             return KciOutcome(str(kci.id), kci.order.id, duplicate=False, effect=None, kind=KciOutcomeKind.STALE), None
         missing: list[int] = []
         if order is not None and sequence > order.lastSequenceNumber + 1:
             window = self.hold_window(envelope.supplier)
             if window > 0:
-                plan_kci(kci, envelope.supplier, order)  # refuse now what could never apply, rather than hold it
+                plan_kci(kci, envelope.supplier, order, self.new_id)  # refuse now what could never apply, rather than hold it
                 self._hold(kci, envelope, order, now, window)
                 return KciOutcome(str(kci.id), kci.order.id, duplicate=False, effect=None, kind=HELD), order.model_copy(
                     update={"heldKcis": order.heldKcis + 1})
             missing = list(range(order.lastSequenceNumber + 1, sequence))
-        plan = self._apply(plan_kci(kci, envelope.supplier, order), kci, envelope, iso(now), missing=missing)
+        plan = self._apply(plan_kci(kci, envelope.supplier, order, self.new_id), kci, envelope, iso(now), missing=missing)
         if missing:
             self._report_gap(kci, missing, "the supplier's hold window is 0")
         return KciOutcome(str(kci.id), kci.order.id, duplicate=False, effect=plan.effect, kind=plan.outcome), plan.order_after
@@ -165,7 +168,8 @@ class ApplyKci:
             plan = replace(plan, order_after=after.model_copy(update={"heldKcis": max(0, after.heldKcis - 1)}))
         tenant_update = None
         if plan.applied:
-            plan, tenant_update = cancellation_outcomes.with_tenant_update(plan, envelope.receivedOn, envelope.conversationId)
+            plan, tenant_update = cancellation_outcomes.with_tenant_update(plan, envelope.receivedOn, envelope.conversationId,
+                                                                              self.new_id())
         entry = self._history_entry(kci, envelope, plan.outcome, plan, missing=missing, released=released)
         self.store.apply_kci(plan, entry, now, tenant_update, extra_items=extra)
         return plan
@@ -276,13 +280,14 @@ class ApplyKci:
             return self._refuse_held(item, envelope, order, now, f"KCI does not match the schema: {exc}")
         try:
             if sequence < expected:
-                plan = plan_kci(kci, envelope.supplier, order).recorded_only(KciOutcomeKind.STALE)
+                plan = plan_kci(kci, envelope.supplier, order, self.new_id).recorded_only(KciOutcomeKind.STALE)
                 plan = replace(plan, order_after=plan.order_after.model_copy(update={"lastSequenceNumber": order.lastSequenceNumber}))
                 plan = self._write(plan, kci, envelope, iso(now), None, item)
                 count("KcisStale")
                 return plan.order_after
             missing = list(range(expected, sequence))
-            plan = self._apply(plan_kci(kci, envelope.supplier, order), kci, envelope, iso(now), missing=missing, released=item)
+            plan = self._apply(plan_kci(kci, envelope.supplier, order, self.new_id), kci, envelope, iso(now), missing=missing,
+                               released=item)
         except (KciRejected, KciNotApplicableYet) as exc:
             return self._refuse_held(item, envelope, order, now, str(exc))
         except DuplicateKci:

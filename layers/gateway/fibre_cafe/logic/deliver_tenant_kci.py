@@ -30,7 +30,7 @@ from aws_lambda_powertools import Logger
 from fibre_cafe.clock import iso, utc_now
 from fibre_cafe.dal.dynamodb_codec import from_item
 from fibre_cafe.dal.oauth2_tokens import TokenCache
-from fibre_cafe.dal.partner_client import PartnerClient, PartnerReply, RetryPolicy
+from fibre_cafe.dal.partner_client import CallFailure, PartnerClient, PartnerReply, RetryPolicy
 from fibre_cafe.dal.errors import UnknownPartner
 from fibre_cafe.dal.partner_directory import PartnerDirectory
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox, outbox_key
@@ -81,13 +81,15 @@ class DeliverTenantKci:
             return DeliveryResult.ALREADY_DONE
         attempt = attempts + 1
         delivered_on = iso(self.clock())
-        http_status, transient, detail = self._post(message, delivered_on)
+        reply = self._post(message, delivered_on)
+        http_status, detail = reply.status, self._detail(reply)
         now = iso(self.clock())
-        if http_status is not None and 200 <= http_status < 300:
+        if reply.accepted:
             self.outbox.record_delivery(message.orderId, message.kci.sequenceNumber, DeliveryStatus.DELIVERED, now,
                                         http_status=http_status, delivered_on=delivered_on)
             return DeliveryResult.DELIVERED
-        if transient and self.settings.may_retry(attempt):
+        # A refused token is retried too: the client forgot it, the next attempt fetches a fresh one.
+        if (reply.transient or reply.unauthorised) and self.settings.may_retry(attempt):
             self.outbox.record_delivery(message.orderId, message.kci.sequenceNumber, DeliveryStatus.PENDING, now,
                                         http_status=http_status, detail=detail)
             raise self.settings.retry_later(f"tenant KCI {message.kci.id} not delivered ({detail}); attempt {attempt}", attempt)
@@ -97,27 +99,22 @@ class DeliverTenantKci:
                      "kci_id": message.kci.id, "http_status": http_status, "detail": detail, "attempts": attempt})
         return DeliveryResult.FAILED
 
-    def _post(self, message: TenantKciMessage, delivered_on: str) -> tuple[int | None, bool, str]:
-        """(HTTP status or None, transient?, detail) of one delivery attempt (the partner client's, within its deadline)."""
+    def _post(self, message: TenantKciMessage, delivered_on: str) -> PartnerReply:
+        """The reply to one delivery attempt (the partner client's, within its deadline); a tenant with no endpoint
+        configured is unreachable (retried: it may be registered meanwhile)."""
         try:
             endpoint = self.directory.endpoint(message.tenant)
         except UnknownPartner as exc:
-            return None, True, str(exc)
+            return PartnerReply(failure=CallFailure.UNREACHABLE, detail=str(exc))
         headers = {
             "Content-Type": "application/json",
             "X-Request-ID": str(uuid.uuid4()),
             "X-Conversation-ID": message.conversationId or str(uuid.uuid4()),
         }
-        reply = self.client.post(endpoint, "/kcis", message.kci.body(delivered_on), headers)
-        return reply.status, self._transient(reply), self._detail(reply)
-
-    @staticmethod
-    def _transient(reply: PartnerReply) -> bool:
-        # A 401 is retried: the client forgot the token, the next attempt fetches a fresh one.
-        return reply.transient or reply.status == 401
+        return self.client.post(endpoint, "/kcis", message.kci.body(delivered_on), headers)
 
     @staticmethod
     def _detail(reply: PartnerReply) -> str:
-        if reply.status == 401:
+        if reply.unauthorised:
             return "401 from the tenant: token refreshed for the next attempt"
         return reply.detail

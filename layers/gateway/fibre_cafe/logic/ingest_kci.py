@@ -21,6 +21,7 @@ from fibre_cafe.dal.kci_ids import KciIngestStore, kci_fingerprint
 from fibre_cafe.dal.kci_queue import KciQueue
 from fibre_cafe.domain.errors import InvalidRequest, KciRejected
 from fibre_cafe.domain.kci_rules import plan_kci
+from fibre_cafe.ids import new_id
 from fibre_cafe.models.kci import KciEnvelope, SupplierKci
 from fibre_cafe.models.order import Order
 
@@ -30,7 +31,7 @@ def ingest_kci(store: KciIngestStore, queue: KciQueue, kci: SupplierKci, supplie
     order_item, cancellation_item = store.read(kci.order.id, kci.serviceOrderCancellationId)
     order = Order.model_validate(from_item(order_item)) if order_item else None
     try:
-        plan_kci(kci, supplier, order)
+        plan_kci(kci, supplier, order, new_id)
     except KciRejected as exc:
         raise InvalidRequest(str(exc)) from exc
     if kci.serviceOrderCancellationId is not None:

@@ -6,6 +6,7 @@ from fibre_cafe.dal.errors import RetryLater
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.transactions import retry_conflicts
 from fibre_cafe.domain import cancellation_outcomes
+from fibre_cafe.ids import new_id
 from fibre_cafe.models.records import CancellationRecord
 
 
@@ -18,7 +19,7 @@ def store_outcome(store: GatewayStore, record: CancellationRecord, expected_vers
     def attempt(_: int) -> CancellationRecord:
         order = store.orders.get(record.orderId)
         order_after = cancellation_outcomes.order_after_outcome(order, record) if order else None
-        tenant_update = cancellation_outcomes.tenant_update_for_outcome(order_after, record) if order_after else None
+        tenant_update = cancellation_outcomes.tenant_update_for_outcome(order_after, record, new_id()) if order_after else None
         return store.record_outcome(record, expected_version, order_after, tenant_update, now)
 
     return retry_conflicts(attempt, attempts, give_up=lambda: RetryLater(
