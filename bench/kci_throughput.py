@@ -8,7 +8,7 @@ second, identical pair of tables in the same moto (both without the orders table
 ``bench.moto_world.template_without_streams``; and with moto's TransactWriteItems backing up the items it
 names rather than deep-copying whole tables, ``bench.moto_world.item_level_transaction_backups``, unless
 ``--moto-as-is``): what the records cost with no processor logic
-(Powertools batch processing, pydantic parsing, rules, tenant KCI building). Rounds alternate
+(partial batch processing, pydantic parsing, rules, tenant KCI building). Rounds alternate
 processor / floor; the ratio is of the median seconds per record.
 
     python -m bench.kci_throughput [--rounds 5] [--records 100]

@@ -1,7 +1,7 @@
 """Delivers tenant KCIs to each tenant's Tenant Updates API (fibre_cafe/logic/deliver_tenant_kci.py).
 
 The queue is FIFO, grouped by order: when a delivery fails, that order's later KCIs wait
-(Powertools' FIFO processor fails the rest of the group), other orders go on.
+(the FIFO processor of fibre_cafe/batch.py fails the rest of the group), other orders go on.
 
 Time budget (fibre_cafe/dal/partner_call.py): a record starts only while the invocation has time
 for one more delivery attempt (token fetch and POST) at its overall deadline; the others are handed
@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from fibre_cafe.batch import SQSRecord, SqsFifoPartialProcessor, process_partial_response
 from fibre_cafe.dal import deferred_records
 from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
 from fibre_cafe.dal.errors import RetryLater
@@ -28,12 +27,10 @@ from fibre_cafe.models.tenant_kci import TenantKciMessage
 from fibre_cafe.observability import count
 
 logger = Logger()
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 # A batch whose every record failed (one KCI the tenant did not take yet, say) is reported like any
 # other (all in batchItemFailures), not raised: the queue retries exactly the same records either way,
-# and a tenant's outage is not a function error (no Lambda Errors alarm). The FIFO processor's
-# constructor does not take this option.
-processor.raise_on_entire_batch_failure = False
+# and a tenant's outage is not a function error (no Lambda Errors alarm).
+processor = SqsFifoPartialProcessor(skip_group_on_error=True, raise_on_entire_batch_failure=False)
 
 
 class Dependencies:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from fibre_cafe.batch import BatchProcessor, DynamoDBRecord, EventType, process_partial_response
 from fibre_cafe.dal.aws_clients import sqs_client
 from fibre_cafe.dal.errors import RetryLater
 from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
