@@ -33,7 +33,7 @@ _TRANSIENT_BOTOCORE = (EndpointConnectionError, ConnectTimeoutError, ReadTimeout
 
 
 def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def cancellation_reason_codes(exc: ClientError) -> list[str]:
@@ -47,7 +47,7 @@ def is_transient(exc: BaseException) -> bool:
             return True
         if error_code(exc) == "TransactionCanceledException":
             return any(code in TRANSIENT_ERROR_CODES for code in cancellation_reason_codes(exc))
-        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)) >= 500
     if isinstance(exc, _TRANSIENT_BOTOCORE):
         return True
     return False

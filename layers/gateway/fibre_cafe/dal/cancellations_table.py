@@ -8,7 +8,8 @@ find stuck cancellations through it without scanning.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
 from fibre_cafe.dal.errors import StaleRecord
@@ -17,12 +18,15 @@ from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody
 from fibre_cafe.models.records import CancellationRecord, StoredResponse
 
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
+
 DISPATCH_INDEX = "ByDispatchStatus"
 DISPATCH_TRACKED_STATES = frozenset({CancellationStatus.RECEIVED_BY_GATEWAY, CancellationStatus.FAILED_TO_SEND})
 
 
 class CancellationsTable:
-    def __init__(self, client, table_name: str):
+    def __init__(self, client: DynamoDBClient, table_name: str):
         self.client = client
         self.name = table_name
 
@@ -119,7 +123,8 @@ class CancellationsTable:
             ":pending": to_value(CancellationStatus.PENDING.value),
             ":failed": to_value(CancellationStatus.FAILED_TO_SEND.value),
         }
-        set_clause = "#status = :status, decidedBy = :kci, decidedBySequence = :seq, decidedByKciId = :kci_id, updatedAt = :now, #version = #version + :one"
+        set_clause = ("#status = :status, decidedBy = :kci, decidedBySequence = :seq, decidedByKciId = :kci_id, updatedAt = :now, "
+                      "#version = #version + :one")
         remove_clause = "dispatchStatus, lastDispatchActivityAt, dispatchLeaseUntil"
         if error is not None:
             set_clause += ", #error = :error"

@@ -37,7 +37,8 @@ def to_item(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_dynamo_ready(value))
+    serialized: dict[str, Any] = _serializer.serialize(_dynamo_ready(value))
+    return serialized
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.errors import CancellationNotMovable, DuplicateKci, LostRace, StaleRecord, Throttled
@@ -28,13 +28,14 @@ from fibre_cafe.models.order import Order
 from fibre_cafe.models.records import CancellationRecord, StoredResponse
 
 if TYPE_CHECKING:  # the KCI and tenant-KCI models: the Tenant API, which never uses them, does not import them
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
     from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
     from fibre_cafe.domain.kci_rules import KciPlan
     from fibre_cafe.models.tenant_kci import TenantKciMessage
 
 
 class GatewayStore:
-    def __init__(self, client, cancellations: CancellationsTable, orders: OrdersTable):
+    def __init__(self, client: DynamoDBClient, cancellations: CancellationsTable, orders: OrdersTable):
         self.client = client
         self.cancellations = cancellations
         self.orders = orders
@@ -87,19 +88,19 @@ class GatewayStore:
             "order": self.orders.open_cancellation_update(order, record.id, cancellation_summary(record), record.createdAt),
         }, {"request": LostRace, "order": LostRace})  # a call with the same X-Request-ID, or the order, got there first
 
-    def hold_kci(self, order_after: Order, expected_version: int, held_put: dict) -> None:
+    def hold_kci(self, order_after: Order, expected_version: int, held_put: dict[str, Any]) -> None:
         """One TransactWriteItems: the held KCI's item and the snapshot counting it. DuplicateKci if already held."""
         transact_write(self.client, {"held": held_put, "snapshot": self.orders.snapshot_put(order_after, expected_version)},
                        {"held": DuplicateKci, "snapshot": LostRace})
 
-    def update_snapshot(self, order_after: Order, expected_version: int, extra_items: list[dict] | None = None) -> None:
+    def update_snapshot(self, order_after: Order, expected_version: int, extra_items: list[dict[str, Any]] | None = None) -> None:
         """The snapshot alone (e.g. a new hold-expiry timer), with ``extra_items`` (e.g. releasing a held duplicate).
         LostRace when any item's condition failed (the snapshot's version, a held KCI already released)."""
         items = {"snapshot": self.orders.snapshot_put(order_after, expected_version), **_extras(extra_items)}
         transact_write(self.client, items, dict.fromkeys(items, LostRace))
 
-    def apply_kci(self, plan: KciPlan, history_entry: dict, now: str, tenant_update: TenantKciMessage | None = None,
-                  extra_items: list[dict] | None = None) -> None:
+    def apply_kci(self, plan: KciPlan, history_entry: dict[str, Any], now: str, tenant_update: TenantKciMessage | None = None,
+                  extra_items: list[dict[str, Any]] | None = None) -> None:
         """One TransactWriteItems: the KCI's history item, the order snapshot, the cancellation (if the KCI
         decides one), the tenant KCI reporting it (the outbox item) and ``extra_items`` (releasing a held KCI)."""
         items = {
@@ -131,7 +132,7 @@ class GatewayStore:
         Raises StaleRecord if the cancellation changed, LostRace if the order did (read it again).
         """
         updated = record.model_copy(update={"version": expected_version + 1})
-        items: dict[str, dict] = {"cancellation": {
+        items: dict[str, dict[str, Any]] = {"cancellation": {
             "Put": {
                 "TableName": self.cancellations.name,
                 "Item": self.cancellations.cancellation_item(updated),
@@ -151,6 +152,6 @@ class GatewayStore:
         return updated
 
 
-def _extras(extra_items: list[dict] | None) -> dict[str, dict]:
+def _extras(extra_items: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
     """Callers' extra items, named by position among the extras (their meaning is the same for all of them)."""
     return {f"extra{index}": item for index, item in enumerate(extra_items or [])}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -21,6 +21,9 @@ from fibre_cafe.dal.aws_errors import error_code
 from fibre_cafe.dal.dynamodb_codec import to_item, to_value
 from fibre_cafe.dal.errors import KciIdTaken, Throttled
 from fibre_cafe.dal.keys import cancellation_key, order_key
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
 
 CLAIM_SK = "CLAIM"
 
@@ -35,12 +38,12 @@ def kci_fingerprint(kci_json: dict[str, Any]) -> str:
 
 
 class KciIngestStore:
-    def __init__(self, client, orders_table_name: str, cancellations_table_name: str):
+    def __init__(self, client: DynamoDBClient, orders_table_name: str, cancellations_table_name: str):
         self.client = client
         self.orders = orders_table_name
         self.cancellations = cancellations_table_name
 
-    def read(self, order_id: int, cancellation_id: int | None) -> tuple[dict | None, dict | None]:
+    def read(self, order_id: int, cancellation_id: int | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """The order's snapshot item and (if named) the cancellation's item: one GetItem, or one BatchGetItem."""
         if cancellation_id is None:
             answer = self.client.get_item(TableName=self.orders, Key=order_key(order_id), ConsistentRead=True)

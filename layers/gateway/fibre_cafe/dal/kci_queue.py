@@ -7,12 +7,16 @@ see logic/apply_kci.py for why a held KCI's deadline is a delayed message on thi
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from fibre_cafe.models.kci import KciEnvelope
 
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import SqsClient
+
 
 class KciQueue:
-    def __init__(self, client, queue_url: str):
+    def __init__(self, client: SqsClient, queue_url: str):
         self.client = client
         self.url = queue_url
 
@@ -22,7 +26,7 @@ class KciQueue:
             MessageBody=envelope.model_dump_json(),
             MessageAttributes={"supplier": {"DataType": "String", "StringValue": envelope.supplier}},
         )
-        return answer["MessageId"]
+        return str(answer["MessageId"])
 
     def schedule_hold_expiry(self, order_id: int, delay_seconds: int) -> str:
         """A timer: the processor looks at ``order_id``'s held KCIs again in ``delay_seconds`` (SQS: at most 900)."""
@@ -31,4 +35,4 @@ class KciQueue:
             MessageBody=json.dumps({"holdExpiry": {"orderId": order_id}}),
             DelaySeconds=max(0, min(900, int(delay_seconds))),
         )
-        return answer["MessageId"]
+        return str(answer["MessageId"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import requests
 
@@ -21,7 +21,8 @@ EXPIRY_MARGIN_SECONDS = 60
 
 
 class TokenCache:
-    def __init__(self, session: requests.Session, timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS), clock: Callable[[], float] = time.monotonic):
+    def __init__(self, session: requests.Session, timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+                 clock: Callable[[], float] = time.monotonic):
         self.session = session
         self.timeout = timeout
         self.clock = clock

@@ -7,16 +7,19 @@ Every write is conditional on ``version``: nothing is silently overwritten.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
 from fibre_cafe.dal.errors import OrderExists
 from fibre_cafe.dal.keys import ORDER_SNAPSHOT_SK, held_kci_key, kci_history_key, order_key
 from fibre_cafe.models.order import Order, OrderStatus
 
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
+
 
 class OrdersTable:
-    def __init__(self, client, table_name: str):
+    def __init__(self, client: DynamoDBClient, table_name: str):
         self.client = client
         self.name = table_name
 
@@ -67,7 +70,7 @@ class OrdersTable:
     def held(self, order_id: int) -> list[dict[str, Any]]:
         """The order's held KCIs, in sequence order (what operators see waiting; see README runbook)."""
         paginator = self.client.get_paginator("query")
-        entries = []
+        entries: list[dict[str, Any]] = []
         for page in paginator.paginate(
             TableName=self.name,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :held)",
@@ -80,7 +83,7 @@ class OrdersTable:
     def history(self, order_id: int) -> list[dict[str, Any]]:
         """The order's KCI history (audit), in sequence order."""
         paginator = self.client.get_paginator("query")
-        entries = []
+        entries: list[dict[str, Any]] = []
         for page in paginator.paginate(
             TableName=self.name,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :kci)",
@@ -104,8 +107,8 @@ class OrdersTable:
             "Update": {
                 "TableName": self.name,
                 "Key": order_key(order.id),
-                "UpdateExpression": "SET #status = :pending, openCancellationId = :cid, lastCancellationId = :cid, lastCancellation = :summary, "
-                                    "#version = :next, updatedAt = :now",
+                "UpdateExpression": "SET #status = :pending, openCancellationId = :cid, lastCancellationId = :cid, "
+                                    "lastCancellation = :summary, #version = :next, updatedAt = :now",
                 "ConditionExpression": "#version = :read AND tenant = :tenant AND attribute_not_exists(openCancellationId)",
                 "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
                 "ExpressionAttributeValues": {

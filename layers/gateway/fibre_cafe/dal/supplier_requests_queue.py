@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fibre_cafe.models.records import SupplierRequestMessage
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import SqsClient
 
 
 class SupplierRequestsQueue:
-    def __init__(self, client, queue_url: str):
+    def __init__(self, client: SqsClient, queue_url: str):
         self.client = client
         self.url = queue_url
 
@@ -19,4 +24,4 @@ class SupplierRequestsQueue:
                 "supplier": {"DataType": "String", "StringValue": message.supplier},
             },
         )
-        return answer["MessageId"]
+        return str(answer["MessageId"])

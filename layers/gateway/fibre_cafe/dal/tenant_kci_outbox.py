@@ -10,11 +10,14 @@ outcome on the item: ``deliveryStatus`` PENDING, DELIVERED or FAILED, for operat
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fibre_cafe.dal.dynamodb_codec import from_item, to_item, to_value
 from fibre_cafe.dal.keys import order_key
 from fibre_cafe.models.tenant_kci import DeliveryStatus, TenantKci, TenantKciMessage
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
 
 SK_PREFIX = "TENANT_KCI#"
 # Set while a tenant KCI's delivery is undecided (sparse key of the ByOutboxPending index, template.yaml).
@@ -31,7 +34,7 @@ def is_outbox_key(sk: str) -> bool:
 
 
 class TenantKciOutbox:
-    def __init__(self, client, orders_table_name: str):
+    def __init__(self, client: DynamoDBClient, orders_table_name: str):
         self.client = client
         self.name = orders_table_name
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fibre_cafe.models.tenant_kci import TenantKciMessage
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import SqsClient
 
 
 class TenantUpdatesQueue:
-    def __init__(self, client, queue_url: str):
+    def __init__(self, client: SqsClient, queue_url: str):
         self.client = client
         self.url = queue_url
 
@@ -17,4 +22,4 @@ class TenantUpdatesQueue:
             MessageGroupId=f"{message.tenant}#{message.orderId}",
             MessageDeduplicationId=message.kci.id,
         )
-        return answer["MessageId"]
+        return str(answer["MessageId"])

@@ -15,21 +15,25 @@ What a cancelled transaction raises:
    caller's usual AWS error handling (``aws_errors.is_transient``) applies.
 
 ``retry_conflicts`` runs one read-then-write attempt again after a lost race (``LostRace``: a concurrent
-transaction, or a condition the caller mapped to it, e.g. the order changed under it), pausing between attempts with exponential backoff and full
-jitter, and gives up with the caller's exception once the attempts are spent.
+transaction, or a condition the caller mapped to it, e.g. the order changed under it), pausing between attempts
+with exponential backoff and full jitter, and gives up with the caller's exception once the attempts are spent.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from fibre_cafe.dal.aws_errors import cancellation_reason_codes, error_code
 from fibre_cafe.dal.errors import LostRace
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
 
 T = TypeVar("T")
 
@@ -60,7 +64,7 @@ class TransactionCancelled:
         return CONFLICT in self.reasons.values()
 
 
-def transact_write(client, items: Mapping[str, dict],
+def transact_write(client: DynamoDBClient, items: Mapping[str, dict[str, Any]],
                    on_condition_failed: Mapping[str, Callable[[], Exception]] | None = None) -> None:
     """One TransactWriteItems of the named ``items``; a cancellation is decoded by name (module docstring)."""
     names = list(items)

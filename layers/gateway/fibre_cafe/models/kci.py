@@ -201,7 +201,8 @@ class SupplierKci(BaseModel):
 
     @property
     def order(self) -> KciOrderEntity:
-        return getattr(self, self.order_field)
+        entity: KciOrderEntity = getattr(self, self.order_field)
+        return entity
 
     @property
     def order_type(self) -> OrderType:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -54,11 +55,11 @@ class Order(BaseModel):
     # CANCELLED KCI may still decide it; see domain/kci_rules.py).
     lastCancellationId: int | None = None
     # A summary of that cancellation (tenant view + X-Conversation-ID) for the tenant KCIs about it.
-    lastCancellation: dict | None = None
+    lastCancellation: dict[str, Any] | None = None
     # The sequence number of the last tenant KCI about this order (see domain/tenant_kci_rules.py).
     tenantKciSequence: int = 0
     # The order entity of the KCI with the highest sequence number, as the supplier sent it.
-    entity: dict | None = None
+    entity: dict[str, Any] | None = None
     # KCIs held because they arrived ahead of a missing sequence number (items HELD#<seq>#<kci id> of this
     # order), and when the pending hold-expiry timer fires (see logic/apply_kci.py).
     heldKcis: int = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -92,7 +92,7 @@ class StoredResponse(BaseModel):
     requestId: str
     fingerprint: str
     statusCode: int
-    body: dict
+    body: dict[str, Any]
     cancellationId: int
     createdAt: str
     expiresAt: int
