@@ -15,23 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import testing.aws  # noqa: E402
 from local_stack.template import LocalResources, function_environment, function_spec, load_template, resources_of_type  # noqa: E402
 
-REGION = "eu-west-2"
-ACCOUNT = "000000000000"
+REGION = testing.aws.REGION
+ACCOUNT = testing.aws.ACCOUNT
 # Nothing a benchmark starts may reach AWS: fake credentials, a region, and (unless a benchmark points it
 # at its own stub) an endpoint on a closed local port, so a stray call fails at once instead of leaving the machine.
 CLOSED_ENDPOINT = "http://127.0.0.1:9"
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_ENDPOINT_URL": CLOSED_ENDPOINT,
-}
-UNSET_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+FAKE_AWS_ENV = {**testing.aws.FAKE_AWS_ENV, "AWS_ENDPOINT_URL": CLOSED_ENDPOINT}
+UNSET_ENV = testing.aws.UNSET_AWS_ENV
 
 
 def function_ids() -> list[str]:

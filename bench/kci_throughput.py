@@ -26,7 +26,8 @@ from pathlib import Path
 
 from bench.common import median, ratio, report, table
 from bench.moto_world import CallLog, item_level_transaction_backups, load_handler, moto_world, template_without_streams
-from bench.round_trips import Context, kci_event
+from bench.round_trips import kci_event
+from testing.lambda_context import lambda_context
 
 ORDERS = 50
 STEPS = [("ACKNOWLEDGED", "ACKNOWLEDGED"), ("COMMITTED", "IN_PROGRESS"), ("UPDATE", "IN_PROGRESS"), ("DELAY", "HELD"),
@@ -100,21 +101,20 @@ def _measure(rounds: int, records: int) -> dict:
         processor = load_handler("KciProcessorFunction", resources)
         recorder = Recorder(processor.deps.apply_kci.store.client)
         call_log = CallLog().watch(processor.deps.apply_kci.store.client)
-        queue_arn = resources.queue_arns["KciQueue"]
         produced = 0
         # Warm-up round (not counted): first-call work in both paths.
         for run in range(rounds + 1):
             kcis = list(kci_stream(records, produced))
             produced += records
-            events = [kci_event(kcis[i:i + 10], queue_arn) for i in range(0, len(kcis), 10)]
+            events = [kci_event(kcis[i:i + 10]) for i in range(0, len(kcis), 10)]
             wall0, cpu0 = time.perf_counter(), time.process_time()
             for event in events:
-                result = processor.lambda_handler(event, Context())
+                result = processor.lambda_handler(event, lambda_context("bench"))
                 if result.get("batchItemFailures"):
                     raise RuntimeError(f"KCIs failed: {result}")
             processor_wall, processor_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             calls = recorder.take()
-            in_aws = sum((call.finished or call.started) - call.started for call in call_log.take())
+            in_aws = sum((call.finished or call.started) - call.started for call in call_log.take_calls())
             wall0, cpu0 = time.perf_counter(), time.process_time()
             replay(floor_client, calls, names)
             floor_wall, floor_cpu = time.perf_counter() - wall0, time.process_time() - cpu0

@@ -18,27 +18,15 @@ import argparse
 import json
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 from bench.common import report, table, verdict
 from bench.moto_world import CallLog, load_handler, moto_world, summarise
+from testing.events import EXAMPLE_REQUEST as BODY, kci_envelope, make_kci, sqs_event_from_bodies
+from testing.lambda_context import lambda_context
 
 POST_TARGET = 3
 KCI_TARGET = 2
-BODY = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
-
-
-class Context:
-    function_name = "bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-2:000000000000:function:bench"
-    aws_request_id = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
 
 
 def post_event(request_id: str, order_id: int) -> dict:
@@ -49,22 +37,12 @@ def post_event(request_id: str, order_id: int) -> dict:
                        body=json.dumps({**BODY, "orderId": order_id}))
 
 
-def kci_event(kcis: list[dict], queue_arn: str) -> dict:
-    from fibre_cafe.models.kci import KciEnvelope
-
-    records = []
-    for kci in kcis:
-        body = KciEnvelope(supplier="DUMMY_SUPPLIER", receivedOn="2024-04-10T09:53:40.000Z", requestId=str(uuid.uuid4()),
-                           conversationId="bench", kci=kci).model_dump_json()
-        records.append({"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": body,
-                        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
-                        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "eu-west-2"})
-    return {"Records": records}
+def kci_event(kcis: list[dict]) -> dict:
+    return sqs_event_from_bodies([kci_envelope(kci, conversation_id="bench") for kci in kcis], "KciQueue")
 
 
 def kci(order_id: int, sequence_number: int, reason: str = "ACKNOWLEDGED", status: str = "ACKNOWLEDGED") -> dict:
-    return {"id": str(uuid.uuid4()), "sequenceNumber": sequence_number, "issuedOn": "2024-04-10T09:53:39.144Z", "reasonCode": reason,
-            "provideServiceOrder": {"id": order_id, "tenant": "TENANT1", "supplierOrderReference": f"FC{order_id}", "status": status}}
+    return make_kci(order_id, sequence_number, reason, status=status, supplier_order_reference=f"FC{order_id}")
 
 
 def register_order(orders, order_id: int) -> None:
@@ -88,29 +66,28 @@ def measure() -> dict:
                  ("POST first request, id block in hand", "req-2", 124, 201)]
         answers = {}
         for name, request_id, order_id, expected in cases:
-            answer = api.lambda_handler(post_event(request_id, order_id), Context())
+            answer = api.lambda_handler(post_event(request_id, order_id), lambda_context("bench"))
             assert answer["statusCode"] == expected, answer
             refill = api.deps.create_cancellation.ids._refill  # noqa: SLF001 - let a background refill finish before counting
             if refill is not None:
                 refill.exception(timeout=10)
-            results[name] = {**summarise(log.take(), caller), "target": POST_TARGET}
+            results[name] = {**summarise(log.take_calls(), caller), "target": POST_TARGET}
             answers.setdefault(request_id, []).append(answer["body"])
         assert answers["req-1"][0] == answers["req-1"][1], "the replay answered differently"
 
         processor = load_handler("KciProcessorFunction", resources)
         log = CallLog().watch(processor.deps.apply_kci.store.client)
-        queue_arn = resources.queue_arns["KciQueue"]
         first = kci(500, 1)
         later = kci(500, 2, "COMMITTED", "IN_PROGRESS")
         for name, batch in [("KCI record, new order", [first]), ("KCI record, known order", [later]), ("KCI record, duplicate", [later])]:
-            result = processor.lambda_handler(kci_event(batch, queue_arn), Context())
+            result = processor.lambda_handler(kci_event(batch), lambda_context("bench"))
             assert not result.get("batchItemFailures"), result
-            results[name] = {**summarise(log.take(), caller), "target": KCI_TARGET}
+            results[name] = {**summarise(log.take_calls(), caller), "target": KCI_TARGET}
         # A batch of 10 new KCIs for 10 orders: calls per record.
         batch = [kci(600 + i, 1) for i in range(10)]
-        result = processor.lambda_handler(kci_event(batch, queue_arn), Context())
+        result = processor.lambda_handler(kci_event(batch), lambda_context("bench"))
         assert not result.get("batchItemFailures"), result
-        summary = summarise(log.take(), caller)
+        summary = summarise(log.take_calls(), caller)
         results["KCI batch of 10 new records (per record)"] = {**summary, "sequential": summary["sequential"] / 10, "target": KCI_TARGET}
     return {"cases": results, "met": all(case["sequential"] <= case["target"] for case in results.values())}
 

@@ -29,23 +29,10 @@ import uuid
 from pathlib import Path
 
 from bench.common import function_env, handler_paths, median, ratio, report, table, verdict
+from testing.events import EXAMPLE_REQUEST as BODY
+from testing.lambda_context import lambda_context
 
 TARGET = 1.5
-BODY = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
-
-
-class Context:
-    function_name = "TenantApiFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-2:000000000000:function:TenantApiFunction"
-    aws_request_id = "bench"
-    log_group_name = "/aws/lambda/TenantApiFunction"
-    log_stream_name = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
 @contextlib.contextmanager
@@ -163,7 +150,7 @@ def post_events(count: int) -> list[dict]:
 
 
 def _cpu_per_request(handler, events: list[dict], expect: int) -> tuple[float, float]:
-    context = Context()
+    context = lambda_context("TenantApiFunction", remaining_ms=10_000)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for event in events:
         answer = handler(event, context)

@@ -63,6 +63,9 @@ from local_stack.template import (
 )
 from local_stack.tenant_stub import TenantStub
 from local_stack.tokens import DEV_CLIENT_SECRET, DEV_CLIENTS, JWKS_PATH, TOKEN_PATHS, TokenAuthority
+# Fake credentials: with these and AWS_ENDPOINT_URL pointing at moto, no call can reach AWS; the unset variables could
+# each send a client elsewhere than moto, so they are removed while the stack runs.
+from testing.aws import FAKE_AWS_ENV, UNSET_AWS_ENV
 
 log = logging.getLogger("local_stack")
 
@@ -76,19 +79,6 @@ DEFAULT_MOTO_PORT = 4566
 # python -m local_stack's defaults; the programmatic default is 0 (a free port): only the stack needs to know them.
 DEFAULT_SUPPLIER_STUB_PORT = 3001
 DEFAULT_TENANT_STUB_PORT = 3002
-
-# Fake credentials: with these and AWS_ENDPOINT_URL pointing at moto, no call can reach AWS.
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-# Removed while the stack runs: each could send a client elsewhere than moto.
-UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-
 
 class _EnvPatch:
     """Changes to os.environ that can be undone exactly (only the keys it touched)."""

@@ -35,8 +35,6 @@ DUMMY_SUPPLIER's none. ``GET /requests`` lists what the stub received and the KC
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import math
 import threading
@@ -47,7 +45,7 @@ from typing import Any
 
 import requests
 
-from local_stack.stub_http import StubReply, StubRequest, StubServer, error_body
+from testing.stub_servers import StubReply, StubRequest, StubServer, basic_credentials, error_body
 
 log = logging.getLogger("local_stack")
 
@@ -88,7 +86,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class SupplierStub:
+class SupplierStub(StubServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
                  suppliers: dict[str, dict[str, str]] | None = None, client_secret: str | None = None):
         self.suppliers = dict(suppliers or SUPPLIER_AUTH)
@@ -108,13 +106,9 @@ class SupplierStub:
         self._threads: list[threading.Thread] = []
         self.received: list[dict[str, Any]] = []
         self._http = requests.Session()
-        self.server = StubServer(host, port, self._route, "supplier-stub")
+        super().__init__(self._route, "supplier-stub", host, port)
 
     # ---------------------------------------------------------------- wiring
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def base_url(self, supplier: str) -> str:
         return f"{self.url}/{supplier}"
@@ -133,13 +127,10 @@ class SupplierStub:
             self.received.clear()
             self._sequences.clear()
 
-    def start(self) -> None:
-        self.server.start()
-
     def stop(self, timeout: float = 5.0) -> None:
         """Stop answering; KCIs still waiting for their delay are not sent."""
         self._stop.set()
-        self.server.stop()
+        super().stop()
         deadline = time.monotonic() + timeout
         for thread in list(self._threads):
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -169,13 +160,7 @@ class SupplierStub:
     def _authorised(self, supplier: str, request: StubRequest) -> bool:
         auth = self.suppliers[supplier]
         if auth.get("type") == "basic":
-            header = request.header("Authorization") or ""
-            scheme, _, encoded = header.partition(" ")
-            try:
-                decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                return False
-            return scheme.lower() == "basic" and decoded == f"{auth['username']}:{auth['password']}"
+            return basic_credentials(request.header("Authorization")) == (auth["username"], auth["password"])
         if auth.get("type") == "bearer":
             return request.header("Authorization") == f"Bearer {auth['token']}"
         return True

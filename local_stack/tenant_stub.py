@@ -22,8 +22,6 @@ function (TenantKciDeliveryFunction):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import logging
 import secrets
@@ -33,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
-from local_stack.stub_http import StubReply, StubRequest, StubServer, error_body
+from testing.stub_servers import StubReply, StubRequest, StubServer, basic_credentials, error_body
 
 log = logging.getLogger("local_stack")
 
@@ -48,7 +46,7 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class TenantStub:
+class TenantStub(StubServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tenants: tuple[str, ...] = TENANTS,
                  client_id: str = GATEWAY_CLIENT_ID, client_secret: str | None = None,
                  token_lifetime_seconds: int = DEFAULT_TOKEN_LIFETIME_SECONDS):
@@ -65,13 +63,9 @@ class TenantStub:
         self._fail_next: dict[str, tuple[int, int]] = {}  # tenant -> (count, status)
         self.tokens_issued: dict[str, int] = {tenant: 0 for tenant in self.tenants}
         self.received: list[dict[str, Any]] = []
-        self.server = StubServer(host, port, self._route, "tenant-stub")
+        super().__init__(self._route, "tenant-stub", host, port)
 
     # ---------------------------------------------------------------- wiring
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def base_url(self, tenant: str) -> str:
         return f"{self.url}/{tenant}"
@@ -84,12 +78,6 @@ class TenantStub:
                               "clientSecret": self._client_secret, "scope": TOKEN_SCOPE}}
             for tenant in self.tenants
         }
-
-    def start(self) -> None:
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
 
     # ---------------------------------------------------------------- for tests (the same as over HTTP)
 
@@ -184,11 +172,7 @@ class TenantStub:
         client_id, secret = form.get("client_id"), form.get("client_secret")
         authorization = request.header("Authorization") or ""
         if authorization.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                decoded = ""
-            user, _, password = decoded.partition(":")
+            user, password = basic_credentials(authorization) or ("", "")
             client_id, secret = unquote_plus(user), unquote_plus(password)
         if form.get("grant_type") != "client_credentials":
             return StubReply(400, {"error": "unsupported_grant_type", "error_description": "grant_type=client_credentials only"})

@@ -36,7 +36,9 @@ FAKE_AWS_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 # Each could send a client elsewhere than moto (or to a real account).
-UNSET_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+UNSET_AWS_ENV = (
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+)
 
 
 def use_fake_aws(environ: Any = None, **extra: str) -> None:

@@ -72,12 +72,13 @@ def error_body(code: str, *messages: str) -> dict[str, Any]:
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
-    """(user, password) of an HTTP Basic Authorization header, else None."""
-    if not authorization or not authorization.startswith("Basic "):
+    """(user, password) of an HTTP Basic Authorization header, else None (not Basic, or not valid base64/UTF-8)."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
         return None
     try:
-        user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
-    except ValueError:
+        user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         return None
     return user, password
 
@@ -99,9 +100,11 @@ class StubServer:
     None means the client gave up long ago (a timeout scenario): the connection is closed with an empty 504.
     """
 
-    def __init__(self, route: Callable[[StubRequest], StubReply | None], label: str = "stub", host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, route: Callable[[StubRequest], StubReply | None], label: str = "stub", host: str = "127.0.0.1", port: int = 0, *,
+                 max_body_bytes: int = MAX_BODY_BYTES):
         self.route = route
         self.label = label
+        self.max_body_bytes = max_body_bytes
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -147,7 +150,7 @@ class StubServer:
         return self._respond(request)(environ, start_response)
 
     def _respond(self, request: Request) -> Response:
-        if (request.content_length or 0) > MAX_BODY_BYTES:
+        if (request.content_length or 0) > self.max_body_bytes:
             return _response(StubReply(413, error_body("MALFORMED_REQUEST", "Request body too large"), {"Connection": "close"}))
         headers: dict[str, str] = {}
         for key, value in request.environ.get("stub.raw_headers") or request.headers.items():
