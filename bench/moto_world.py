@@ -12,10 +12,9 @@ from typing import Any
 
 import testing.aws
 from bench.common import handler_paths
-from testing.aws import item_level_transaction_backups, template_without_streams  # noqa: F401 - re-exported for the benchmarks
-from testing.recorders import AwsCallLog as CallLog, summarise  # noqa: F401 - re-exported for the benchmarks
-
 from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS as DEV_PRINCIPALS
+from testing.aws import item_level_transaction_backups, template_without_streams  # noqa: F401 - re-exported for the benchmarks
+from testing.recorders import AwsCallLog as CallLog  # noqa: F401 - re-exported for the benchmarks
 
 
 @contextlib.contextmanager

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from bench.common import report, table, verdict
 from bench.moto_world import CallLog, load_handler, moto_world, summarise
-from testing.events import EXAMPLE_REQUEST as BODY, kci_envelope, make_kci, sqs_event_from_bodies
+from testing.events import EXAMPLE_REQUEST as BODY
+from testing.events import kci_envelope, make_kci, sqs_event_from_bodies
 from testing.lambda_context import lambda_context
 
 POST_TARGET = 3

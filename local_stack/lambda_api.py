@@ -12,7 +12,6 @@ error document, as the Invoke API does. Only RequestResponse invocations. Loopba
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import traceback
@@ -33,10 +32,10 @@ class LambdaApiServer(StubServer):
         super().__init__(self._route, "local-lambda-api", host, port, max_body_bytes=MAX_PAYLOAD_BYTES)
         self.functions: dict[str, Any] = {}
 
-    def start(self, functions: dict[str, Any]) -> LambdaApiServer:  # type: ignore[override] # the functions it serves are given at start
+    def serve(self, functions: dict[str, Any]) -> None:
+        """Start answering for ``functions`` (logical id -> LocalFunction)."""
         self.functions = functions
-        super().start()
-        return self
+        self.start()
 
     def _route(self, request: StubRequest) -> StubReply:
         if request.method != "POST":

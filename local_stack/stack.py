@@ -31,8 +31,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from contextlib import ExitStack
 import urllib.request
+from contextlib import ExitStack
 from typing import Any
 
 import boto3
@@ -63,6 +63,7 @@ from local_stack.template import (
 )
 from local_stack.tenant_stub import TenantStub
 from local_stack.tokens import DEV_CLIENT_SECRET, DEV_CLIENTS, JWKS_PATH, TOKEN_PATHS, TokenAuthority
+
 # Fake credentials: with these and AWS_ENDPOINT_URL pointing at moto, no call can reach AWS; the unset variables could
 # each send a client elsewhere than moto, so they are removed while the stack runs.
 from testing.aws import FAKE_AWS_ENV, UNSET_AWS_ENV
@@ -301,7 +302,7 @@ class LocalStack:
         self._front_thread = threading.Thread(target=self._front.serve_forever, kwargs={"poll_interval": 0.2},
                                               name="local-stack-front", daemon=True)
         self._front_thread.start()
-        self._lambda_api.start(self.functions)
+        self._lambda_api.serve(self.functions)
 
         from fibre_cafe.dal.orders_table import OrdersTable
 

@@ -24,8 +24,8 @@ from testing.lambda_context import lambda_context
 
 __all__ = [
     "DEV_CLIENT_PRINCIPALS", "ENTITY_FIELDS", "EXAMPLE_REQUEST", "StreamReader", "acknowledge", "api_request", "claims_for",
-    "failures", "headers_of", "kci_envelope", "lower_keys", "make_kci", "proxy_event", "queue_arn", "receive_event", "sqs_event_from_bodies",
-    "sqs_record", "stream_record",
+    "failures", "headers_of", "kci_envelope", "lower_keys", "make_kci", "proxy_event", "queue_arn", "receive_event",
+    "sqs_event_from_bodies", "sqs_record", "stream_record",
 ]
 
 # ------------------------------------------------------------------------------------------------

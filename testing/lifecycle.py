@@ -19,8 +19,10 @@ from testing.events import StreamReader, acknowledge, api_request, make_kci, rec
 from testing.lambda_context import lambda_context
 from testing.stub_servers import ScriptedTenant
 
-__all__ = ["BACKOFF_BASE_SECONDS", "CLIENT_ID", "CLIENT_SECRET", "MAX_DELIVERY_ATTEMPTS", "SHORT_READ_TIMEOUT", "SLOW_SECONDS", "TENANT", "TEST_TIMEOUT", "Lifecycle",
-           "TenantWorld", "api_call"]
+__all__ = [
+    "BACKOFF_BASE_SECONDS", "CLIENT_ID", "CLIENT_SECRET", "MAX_DELIVERY_ATTEMPTS", "SHORT_READ_TIMEOUT", "SLOW_SECONDS", "TENANT",
+    "TEST_TIMEOUT", "Lifecycle", "TenantWorld", "api_call",
+]
 
 TENANT = "TENANT1"
 CLIENT_ID = "fibre-cafe-gateway"  # the gateway's OAuth2 client at the scripted tenant
@@ -225,7 +227,8 @@ class TenantWorld(Lifecycle):
 
         self.tenant = tenant
         self.tenant_auth = "oauth2"  # set before the first use of ``delivery`` to change it
-        self.delivery_env = {"MAX_DELIVERY_ATTEMPTS": str(MAX_DELIVERY_ATTEMPTS), "DELIVERY_BACKOFF_BASE_SECONDS": str(BACKOFF_BASE_SECONDS)}
+        self.delivery_env = {"MAX_DELIVERY_ATTEMPTS": str(MAX_DELIVERY_ATTEMPTS),
+                             "DELIVERY_BACKOFF_BASE_SECONDS": str(BACKOFF_BASE_SECONDS)}
         self.outbox = TenantKciOutbox(self.orders.client, aws.tables["OrdersTable"])
         self.stream = StreamReader(self.orders.client, aws.tables["OrdersTable"])
         assert self.stream.view_type == "NEW_IMAGE"

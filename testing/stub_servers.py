@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
@@ -126,7 +126,7 @@ class StubServer:
     def url(self) -> str:
         return f"http://{self._server.server_address[0]}:{self.port}"
 
-    def start(self) -> StubServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=self.label, daemon=True)
         self._thread.start()
         return self
@@ -139,7 +139,7 @@ class StubServer:
         self._server.server_close()
         self._listener.close()
 
-    def __enter__(self) -> StubServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
