@@ -21,6 +21,7 @@ tar -x -C DIR``), interleaved with this tree's runs, so a change is judged befor
 
     python -m bench.cold_start [--runs 15] [--only TenantApiFunction]
     python -m bench.cold_start --runs 11 --baseline /tmp/before     # before/after side by side
+    python -m bench.cold_start --references                   # + the floor with pydantic, Logger, resolver, requests
     python -m bench.cold_start --explain TenantApiFunction     # -X importtime and cProfile of one init
 """
 
@@ -49,10 +50,23 @@ _t0, _c0 = time.perf_counter(), time.process_time()
 import boto3
 boto3.client('dynamodb')
 boto3.client('sqs')
-_t1, _c1 = time.perf_counter(), time.process_time()
+{extra}_t1, _c1 = time.perf_counter(), time.process_time()
 import sys
 sys.stderr.write('{mark}' + repr(_t1 - _t0) + ' ' + repr(_c1 - _c0) + '\\n')
 """
+
+# --references: the floor plus the third-party pieces the functions cannot do without (a first pydantic model,
+# Powertools' Logger, the REST resolver with validation, requests), no project code. What the project's own code
+# adds is a function's ratio minus its reference's.
+_PYDANTIC_LOGGER = ("from aws_lambda_powertools import Logger\nLogger()\nfrom pydantic import BaseModel\n"
+                    "class _Model(BaseModel):\n    a: int\n")
+REFERENCES = {
+    "ref: +pydantic +Logger": _PYDANTIC_LOGGER,
+    "ref: +pydantic +Logger +requests": _PYDANTIC_LOGGER + "import requests\nrequests.Session()\n",
+    "ref: +pydantic +Logger +REST resolver": _PYDANTIC_LOGGER + (
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
+        "import aws_lambda_powertools.event_handler.openapi.params\nAPIGatewayRestResolver(enable_validation=True)\n"),
+}
 
 HANDLER_SCRIPT = """\
 import time
@@ -77,7 +91,9 @@ def target_of(logical_id: str) -> float:
 
 def script(logical_id: str) -> str:
     if logical_id == FLOOR:
-        return FLOOR_SCRIPT.format(mark=MARK)
+        return FLOOR_SCRIPT.format(mark=MARK, extra="")
+    if logical_id in REFERENCES:
+        return FLOOR_SCRIPT.format(mark=MARK, extra=REFERENCES[logical_id])
     base, _, _label = logical_id.partition("@")
     paths, module, attribute = handler_paths(base)
     if logical_id in VARIANTS:
@@ -88,7 +104,7 @@ def script(logical_id: str) -> str:
 
 
 def environment(logical_id: str) -> dict[str, str]:
-    env = function_env(TARGET_FUNCTION if logical_id == FLOOR else logical_id.partition("@")[0])
+    env = function_env(TARGET_FUNCTION if logical_id == FLOOR or logical_id in REFERENCES else logical_id.partition("@")[0])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONPATH", None)
     return env
@@ -107,8 +123,8 @@ def run_once(logical_id: str, python: str = sys.executable) -> tuple[float, floa
     return inside, wall, cpu
 
 
-def measure(runs: int = 15, only: list[str] | None = None, seed: int = 1, progress=None) -> dict:
-    names = [FLOOR] + (only or function_ids()) + list(VARIANTS) + list(BASELINES)
+def measure(runs: int = 15, only: list[str] | None = None, seed: int = 1, progress=None, references: bool = False) -> dict:
+    names = [FLOOR] + (only or function_ids()) + list(VARIANTS) + list(BASELINES) + (list(REFERENCES) if references else [])
     samples: dict[str, dict[str, list[float]]] = {name: {"inside": [], "wall": [], "cpu": []} for name in names}
     shuffle = random.Random(seed)
     for name in names:  # one discarded warm-up each: file cache, first-import effects
@@ -142,11 +158,11 @@ def measure(runs: int = 15, only: list[str] | None = None, seed: int = 1, progre
             "samples_cpu_ms": [round(v * 1000, 2) for v in samples[name]["cpu"]],
         }
     for name, row in results.items():
-        if name != FLOOR:
+        if name != FLOOR and name not in REFERENCES:
             row["max_ratio"] = target_of(name)
             row["met"] = row["ratio_inside"] <= row["max_ratio"] and row["ratio_wall"] <= row["max_ratio"]
     target = results.get(TARGET_FUNCTION)
-    measured = [name for name in results if name not in (FLOOR, *VARIANTS, *BASELINES)]
+    measured = [name for name in results if name not in (FLOOR, *VARIANTS, *BASELINES, *REFERENCES)]
     return {
         "floor": "python -c \"import boto3; boto3.client('dynamodb'); boto3.client('sqs')\"",
         "target": {"function": TARGET_FUNCTION, "max_ratio": target_of(TARGET_FUNCTION),
@@ -220,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time LogicalId with another layer directory (e.g. one exported from an earlier commit)")
     parser.add_argument("--baseline", type=Path, metavar="DIR",
                         help="also time every measured function from this checkout (e.g. git archive of an earlier commit), as LogicalId@baseline")
+    parser.add_argument("--references", action="store_true",
+                        help="also time the floor plus the third-party pieces the functions cannot do without (no project code)")
     args = parser.parse_args(argv)
     for variant in args.variant:
         name, _, layer_dir = variant.partition("=")
@@ -230,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.explain:
         print(explain(args.explain))
         return 0
-    result = measure(args.runs, args.only, progress=lambda text: print(text, file=sys.stderr))
+    result = measure(args.runs, args.only, progress=lambda text: print(text, file=sys.stderr), references=args.references)
     return report(result, render, args.json)
 
 
