@@ -30,7 +30,7 @@ for _path in (ROOT, ROOT / "layers" / "gateway"):  # local_stack, and the layer'
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from local_stack.proxy_events import claims_for, proxy_event  # noqa: E402
+from local_stack.proxy_events import claims_for, proxy_event  # noqa: E402 - importable only once sys.path has the repo root
 
 # Fixed instants: the token was issued at 2026-01-01T00:00:00Z and expires at 2100-01-01T00:00:00Z
 # (the handlers trust API Gateway's authorizer and do not check it, but a far-future exp keeps the
@@ -254,7 +254,7 @@ def sqs_message(name: str, body: str, *, receive_count: int = 1, group: str | No
     return {
         "MessageId": fixed_uuid(name),
         "ReceiptHandle": base64.b64encode(f"events/{name}#receipt".encode()).decode("ascii"),
-        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # SQS's own checksum
         "Body": body,
         "Attributes": attributes,
     }
@@ -492,7 +492,7 @@ def stream_record_of(
     from local_stack.pollers import stream_record
 
     record = {
-        "eventID": hashlib.md5(f"events/{name}".encode()).hexdigest(),  # noqa: S324 - an id, not a secret
+        "eventID": hashlib.md5(f"events/{name}".encode()).hexdigest(),  # an id, not a secret
         "eventName": event_name,
         "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",

@@ -163,7 +163,7 @@ class Gateway:
         try:
             answer = self.functions[route.function].invoke(event)
             reply = _proxy_reply(answer)
-        except Exception:  # noqa: BLE001 - a failed Lambda is API Gateway's 502, never a dead front
+        except Exception:  # a failed Lambda is API Gateway's 502, never a dead front
             log.exception("%s failed on %s %s", route.function, method, route.path)
             reply = error_reply(502, "GATEWAY_FAULT", ["The gateway could not process the request"])
         reply.headers.append(("x-amzn-RequestId", request_id))
@@ -403,7 +403,7 @@ class _StrictRequestHandler(WSGIRequestHandler):
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         pass  # the WSGI app logs each request without its query string (which may carry secrets)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:  # the stdlib's signature
         pass
 
 
@@ -449,7 +449,7 @@ class FrontServer(ThreadedWSGIServer):
             listener.close()  # werkzeug holds its own duplicate of the socket
         self.port: int = self.server_address[1]
 
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
+    def log(self, type: str, message: str, *args: Any) -> None:  # werkzeug's signature
         log.warning("front: %s", message % args if args else message)
 
     def _app(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:

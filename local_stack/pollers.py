@@ -273,7 +273,7 @@ class _Poller:
             try:
                 self.prepare()
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - a poller keeps going, as Lambda's does
+            except Exception:  # a poller keeps going, as Lambda's does
                 if self._stop.is_set():
                     break
                 log.exception("%s: poll failed; retrying", self.name)
@@ -290,7 +290,7 @@ class _Poller:
         self.invocations += 1
         try:
             return False, self.function.invoke(event)
-        except Exception:  # noqa: BLE001 - a failed invocation is the event source's business
+        except Exception:  # a failed invocation is the event source's business
             log.exception("%s raised on a batch of %d record(s)", self.function.logical_id, len(event["Records"]))
             return True, None
 

@@ -60,7 +60,7 @@ class Scheduler:
     def run_once(self, schedule: ScheduledEvent, function: LocalFunction) -> Any:
         try:
             result = function.invoke(scheduled_event(schedule, self.region))
-        except Exception:  # noqa: BLE001 - a failed run is logged; the schedule goes on, as in AWS
+        except Exception:  # a failed run is logged; the schedule goes on, as in AWS
             log.exception("Scheduled run of %s failed", schedule.function)
             return None
         log.info("Scheduled run of %s: %s", schedule.function, json.dumps(result, default=str)[:500])

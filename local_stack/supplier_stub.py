@@ -245,7 +245,7 @@ class SupplierStub(StubServer):
             entry["kci"]["status"] = status
             log.info("supplier stub %s: KCI %s (sequence %d) for cancellation %s -> %s", supplier, kci["reasonCode"], kci["sequenceNumber"],
                      request_body["id"], status)
-        except Exception as exc:  # noqa: BLE001 - logged; the stub goes on
+        except Exception as exc:  # logged; the stub goes on
             entry["kci"]["error"] = f"{type(exc).__name__}: {exc}"
             if not self._stop.is_set():
                 log.exception("supplier stub %s: could not send the KCI for cancellation %s", supplier, request_body["id"])

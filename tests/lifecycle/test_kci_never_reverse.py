@@ -79,7 +79,11 @@ def test_a_kci_contradicting_a_decided_cancellation_is_recorded_counted_logged_a
     assert (after.status, after.decidedBySequence, after.error, after.version) == (decided.status, 2, decided.error, decided.version)
     order = lifecycle.order(ORDER_ID)
     assert order.lastSequenceNumber == 3  # its place is passed
-    assert (order.status, order.entity, order.tenantKciSequence) == (order_before.status, order_before.entity, order_before.tenantKciSequence)
+    assert (order.status, order.entity, order.tenantKciSequence) == (
+        order_before.status,
+        order_before.entity,
+        order_before.tenantKciSequence,
+    )
     assert tenant_kcis(lifecycle) == told
     [entry] = [e for e in lifecycle.orders.history(ORDER_ID) if e["kciId"] == contradicting["id"]]
     assert entry["outcome"] == "CONTRADICTS" and entry["contradicts"] == {"cancellationId": cancellation_id, "status": decided.status.value}
@@ -104,7 +108,9 @@ def test_a_kci_agreeing_with_a_decided_cancellation_is_no_contradiction(lifecycl
     ("CANCELLED", (422, json.dumps({"messages": ["no"]}), 0)),
     ("CANCELLATION_REJECTED", (201, "", 0)),
 ])
-def test_the_suppliers_synchronous_answer_never_reverses_a_kci_decision(lifecycle, supplier_stub, kci_reason, supplier_answer, capsys, caplog):
+def test_the_suppliers_synchronous_answer_never_reverses_a_kci_decision(
+    lifecycle, supplier_stub, kci_reason, supplier_answer, capsys, caplog
+):
     """The KCI decides the cancellation while the supplier call is in flight; the later contradicting 201/422 is
     counted and logged, and the cancellation keeps the KCI's decision."""
     lifecycle.register_order(ORDER_ID)

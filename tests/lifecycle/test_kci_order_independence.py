@@ -25,7 +25,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import boto3
 import pytest
@@ -109,7 +110,7 @@ def scenarios(draw) -> Scenario:
         times = [0.0] * len(arriving)  # all inside the window
     else:  # spread out: some gaps fill only after their window passed
         times = sorted(draw(st.lists(st.sampled_from([0.0, 3.0, 8.0, 12.0, 25.0, 40.0]), min_size=len(arriving), max_size=len(arriving))))
-    return Scenario(order, kcis, tuple(zip(times, arriving)))
+    return Scenario(order, kcis, tuple(zip(times, arriving, strict=True)))
 
 
 # --------------------------------------------------------------------------------------------- one world
@@ -118,7 +119,7 @@ def scenarios(draw) -> Scenario:
 SNAPSHOT_FIELDS = ("status", "supplierStatus", "lastSequenceNumber", "entity", "supplierOrderReference", "openCancellationId",
                    "lastCancellationId", "heldKcis")
 CANCELLATION_FIELDS = ("status", "decidedBy", "decidedBySequence", "decidedByKciId", "error")
-START = datetime(2024, 4, 10, 10, 0, tzinfo=timezone.utc)
+START = datetime(2024, 4, 10, 10, 0, tzinfo=UTC)
 FORWARD = {(a, b) for a, targets in cancellation_state_machine.TRANSITIONS.items() for b in targets}
 
 
@@ -279,12 +280,12 @@ def test_kci_streams_of_one_order_only_move_forward_never_contradict_and_lose_no
     seen.append(world.cancellations.get(order.cancellation_id).status)
 
     # Only forward, step by step.
-    steps = [(a, b) for a, b in zip(seen, seen[1:]) if a is not b]
+    steps = [(a, b) for a, b in pairwise(seen) if a is not b]
     assert all(step in FORWARD for step in steps), steps
     told = [kci for kci in world.tenant_kcis(order.order_id)
             if (kci.get("entity") or {}).get("serviceOrderCancellation", {}).get("id") == order.cancellation_id]
     told_statuses = [CancellationStatus(kci["entity"]["serviceOrderCancellation"]["status"]) for kci in told]
-    told_steps = [(a, b) for a, b in zip(told_statuses, told_statuses[1:]) if a is not b]
+    told_steps = [(a, b) for a, b in pairwise(told_statuses) if a is not b]
     assert all(step in FORWARD for step in told_steps), told_steps
     # No contradiction: the tenant is never told both that the cancellation went through (CANCELLED) and that it was
     # rejected (RESUBMIT, or a relayed CANCELLATION_REJECTED) about the same cancellation.
@@ -316,7 +317,7 @@ def test_concurrent_workers_reach_the_in_sequence_state(new_world):
         world.seed(orders)
         errors: list[BaseException] = []
 
-        def work(share: list[dict]) -> None:
+        def work(share: list[dict], world: World = world, errors: list[BaseException] = errors) -> None:
             try:
                 for kci in share:
                     world.deliver(kci)

@@ -45,7 +45,9 @@ def outcomes(lifecycle, order_id: int = ORDER_ID) -> dict[int, str]:
 
 
 def delayed(lifecycle) -> int:
-    attributes = lifecycle.sqs.get_queue_attributes(QueueUrl=lifecycle.queue("KciQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    attributes = lifecycle.sqs.get_queue_attributes(
+        QueueUrl=lifecycle.queue("KciQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
     return int(attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"])
 
 

@@ -15,7 +15,6 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 
 from fibre_cafe.clock import iso, utc_now
@@ -466,7 +465,7 @@ def apply_kci_now(lifecycle, kci: dict) -> None:
 
 def test_a_kci_that_rejects_the_cancellation_during_the_supplier_call_wins(lifecycle, supplier_stub):
     cancellation_id = accepted_cancellation(lifecycle)
-    lifecycle.kci_processor  # loaded before the call, in this thread
+    _ = lifecycle.kci_processor  # loaded before the call, in this thread
     kci = make_kci(ORDER_ID, 2, "CANCELLATION_REJECTED", status="IN_PROGRESS", cancellation_id=cancellation_id,
                    text="Engineer already on site")
     supplier_stub.before_answer = lambda _request: apply_kci_now(lifecycle, kci)
@@ -486,7 +485,7 @@ def test_a_kci_that_rejects_the_cancellation_during_the_supplier_call_wins(lifec
 
 def test_a_kci_that_completes_the_cancellation_during_a_failing_supplier_call_wins(lifecycle, supplier_stub):
     cancellation_id = accepted_cancellation(lifecycle)
-    lifecycle.kci_processor
+    _ = lifecycle.kci_processor  # loaded before the call, in this thread
     kci = make_kci(ORDER_ID, 2, "CANCELLED", cancellation_id=cancellation_id)
     supplier_stub.before_answer = lambda _request: apply_kci_now(lifecycle, kci)
     supplier_stub.answers.append((503, "", 0))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -212,7 +212,7 @@ def test_an_accepted_kci_is_204_with_no_body_and_queued_with_who_sent_it_and_whe
     assert envelope["supplier"] == "FIBRECO"  # from the token, not from the body
     assert envelope["requestId"] == request_id and envelope["conversationId"] == "conv-9"
     received = datetime.fromisoformat(envelope["receivedOn"].replace("Z", "+00:00"))
-    assert received.tzinfo is not None and abs(datetime.now(timezone.utc) - received) < timedelta(minutes=1)
+    assert received.tzinfo is not None and abs(datetime.now(UTC) - received) < timedelta(minutes=1)
     assert envelope["kci"] == SupplierKci.model_validate(kci).model_dump(mode="json", exclude_none=True)
     assert message["MessageAttributes"]["supplier"]["StringValue"] == "FIBRECO"
     assert lifecycle.order(ORDER_ID) is None  # only queued: the processor applies it

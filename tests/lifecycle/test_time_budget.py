@@ -45,7 +45,8 @@ def message_ids_by_cancellation(event: dict) -> dict[int, str]:
 
 def test_a_slow_supplier_leaves_the_records_not_started_to_the_next_invocation(lifecycle, supplier_stub):
     budgeted(lifecycle)
-    ids = [accepted_cancellation(lifecycle, order_id) for order_id in (301, 302, 303)]
+    for order_id in (301, 302, 303):
+        accepted_cancellation(lifecycle, order_id)
     supplier_stub.answers.extend([(201, "", 0.0), (201, "", SLOW)])  # the first call answers at once, the second is slow
 
     event, result, elapsed = invoke(lifecycle, seconds=3.0)
@@ -103,7 +104,9 @@ class TricklingSupplier:
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.requests = 0
         body = b'{"supplierReference":"R-1"}'
-        answer = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        answer = (
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
         self.pause = seconds / len(answer)
 
         def serve():

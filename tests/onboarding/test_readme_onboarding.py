@@ -56,7 +56,7 @@ def aws_cli() -> str | None:
     if shutil.which("aws"):
         return ""
     try:
-        import awscli  # noqa: F401
+        import awscli  # noqa: F401 - only whether it imports matters
     except ImportError:
         return None
     return f'aws() {{ "{sys.executable}" -m awscli "$@"; }}\n'
@@ -73,7 +73,7 @@ class PartnerApis:
         apis = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, answer = apis.answer(self.path, self.headers.get("Authorization", ""), body)
                 payload = json.dumps(answer).encode() if answer is not None else b""

@@ -15,8 +15,8 @@ import json
 
 import pytest
 
-from bench.local_stack_load import post_request, seed_orders, token
 from bench.loadgen import run_load
+from bench.local_stack_load import post_request, seed_orders, token
 from local_stack.stack import LocalStack
 from tests.reliability.sizes import size
 

@@ -17,8 +17,8 @@ import uuid
 
 import pytest
 
-from bench.local_stack_load import token
 from bench.loadgen import Request, run_load
+from bench.local_stack_load import token
 from local_stack.stack import LocalStack
 from tests.reliability.sizes import size
 
@@ -106,7 +106,9 @@ def test_kcis_with_duplicates_in_random_order_end_in_the_in_sequence_state(tmp_p
             if drained and actual == expected:
                 break
             if time.monotonic() > deadline:
-                wrong = {order_id: (actual[order_id], expected[order_id]) for order_id in expected if actual[order_id] != expected[order_id]}
+                wrong = {
+                    order_id: (actual[order_id], expected[order_id]) for order_id in expected if actual[order_id] != expected[order_id]
+                }
                 pytest.fail(f"{len(wrong)} of {len(expected)} orders not in the in-sequence state (queue drained: {drained}); "
                             f"e.g. {list(wrong.items())[:2]}")
             time.sleep(1)

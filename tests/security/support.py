@@ -106,7 +106,7 @@ def hostile_tokens(tokens, client_id: str = "TENANT1", scope: str = TENANT_SCOPE
         "hs256-public-key": _hs256_with(public_pem, good, kid),
         "wrong-audience": tokens.sign({**good, "aud": "another-api"}),
         "wrong-issuer": tokens.sign({**good, "iss": "https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_other"}),
-        "missing-kid": jwt.encode(good, tokens._private_key, algorithm="RS256"),  # noqa: SLF001 - a well-signed token without kid
+        "missing-kid": jwt.encode(good, tokens._private_key, algorithm="RS256"),  # a well-signed token without kid
         "garbage": "not-a-jwt",
         "garbage-segments": "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2lnbmF0dXJl",
     }

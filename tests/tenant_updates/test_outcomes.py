@@ -49,8 +49,18 @@ CONVERSATION = "conv-tenant-original"
 DOCUMENTED_201 = json.loads((DOCS_EXAMPLES / "supplier-cancel-response-201.json").read_text())
 SUPPLIER_422 = json.dumps({"uuid": "d48e1fee-095a-478e-b453-858c76254d49", "code": "INVALID_REQUEST",
                            "messages": ["UPRN 100000001 is not within our coverage area"]})
-REASON_CODES = {"PROVIDE": "CUSTOMER_CHANGED_MIND", "MODIFY": "NO_LONGER_REQUIRED", "CEASE": "OTHER", "UNSOLICITED_CEASE": "NO_AUTHORISATION"}
-ENTITY_TYPES = {"PROVIDE": "PROVIDE_ORDER", "MODIFY": "MODIFY_ORDER", "CEASE": "CEASE_ORDER", "UNSOLICITED_CEASE": "UNSOLICITED_CEASE_ORDER"}
+REASON_CODES = {
+    "PROVIDE": "CUSTOMER_CHANGED_MIND",
+    "MODIFY": "NO_LONGER_REQUIRED",
+    "CEASE": "OTHER",
+    "UNSOLICITED_CEASE": "NO_AUTHORISATION",
+}
+ENTITY_TYPES = {
+    "PROVIDE": "PROVIDE_ORDER",
+    "MODIFY": "MODIFY_ORDER",
+    "CEASE": "CEASE_ORDER",
+    "UNSOLICITED_CEASE": "UNSOLICITED_CEASE_ORDER",
+}
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -357,7 +367,11 @@ def test_a_supplier_kci_about_a_cancellation_already_decided_shows_that_cancella
     post_kcis(world, make_kci(ORDER_ID, 2, "CANCELLED", cancellation_id=cancellation_id))
 
     kcis = world.tenant_kcis(ORDER_ID)
-    assert [(kci["sequenceNumber"], kci["information"]["type"]) for kci in kcis] == [(1, "ACKNOWLEDGED"), (2, "CANCELLED"), (3, "CANCELLED")]
+    assert [(kci["sequenceNumber"], kci["information"]["type"]) for kci in kcis] == [
+        (1, "ACKNOWLEDGED"),
+        (2, "CANCELLED"),
+        (3, "CANCELLED"),
+    ]
     kci = kcis[2]
     assert_envelope(kci, sequence=3, from_supplier=True)
     assert kci["entity"]["status"] == "CANCELLED"
@@ -460,7 +474,11 @@ def test_a_kci_applied_while_the_supplier_call_is_in_flight_takes_the_next_seque
     supplier_answers(world, supplier_stub, (201, "", 0))
 
     kcis = world.tenant_kcis(ORDER_ID)
-    assert [(kci["sequenceNumber"], kci["information"]["type"]) for kci in kcis] == [(1, "ACKNOWLEDGED"), (2, "COMMITTED"), (3, "CANCELLED")]
+    assert [(kci["sequenceNumber"], kci["information"]["type"]) for kci in kcis] == [
+        (1, "ACKNOWLEDGED"),
+        (2, "COMMITTED"),
+        (3, "CANCELLED"),
+    ]
     assert kcis[2]["entity"]["serviceOrderCancellation"]["status"] == "COMPLETED"
     assert world.cancellation(cancellation_id).status is CancellationStatus.COMPLETED
 
@@ -469,7 +487,12 @@ def test_a_kci_applied_while_the_supplier_call_is_in_flight_takes_the_next_seque
 STEPS = st.lists(st.sampled_from(["supplier-kci", "duplicate-kci", "cancel-201", "cancel-202", "cancel-422", "cancel-401",
                                   "kci-cancelled", "kci-rejected"]), min_size=2, max_size=7)
 INFORMATIONAL_REASONS = ("ACKNOWLEDGED", "COMMITTED", "DELAY", "UPDATE", "INFORMATION_REQUIRED")
-SUPPLIER_ANSWERS = {"cancel-201": (201, "", 0), "cancel-202": (202, "", 0), "cancel-422": (422, SUPPLIER_422, 0), "cancel-401": (401, "", 0)}
+SUPPLIER_ANSWERS = {
+    "cancel-201": (201, "", 0),
+    "cancel-202": (202, "", 0),
+    "cancel-422": (422, SUPPLIER_422, 0),
+    "cancel-401": (401, "", 0),
+}
 TOLD = {"cancel-201": [("INFORMATIONAL", "CANCELLED")], "cancel-202": [], "cancel-422": [("ACTION_REQUIRED", "RESUBMIT")],
         "cancel-401": [("ERROR", "FAILED_TO_SEND")]}
 
@@ -518,7 +541,9 @@ def test_any_mix_numbers_the_tenant_kcis_one_by_one_and_tells_exactly_what_happe
                 post_kcis(world, make_kci(order_id, sequence, "CANCELLED", cancellation_id=open_id))
                 expected.append(("INFORMATIONAL", "CANCELLED"))
             else:
-                post_kcis(world, make_kci(order_id, sequence, "CANCELLATION_REJECTED", status="IN_PROGRESS", cancellation_id=open_id, text="No"))
+                post_kcis(
+                    world, make_kci(order_id, sequence, "CANCELLATION_REJECTED", status="IN_PROGRESS", cancellation_id=open_id, text="No")
+                )
                 expected.append(("ACTION_REQUIRED", "RESUBMIT"))
             open_id = None
 
@@ -527,7 +552,9 @@ def test_any_mix_numbers_the_tenant_kcis_one_by_one_and_tells_exactly_what_happe
     assert [kci["sequenceNumber"] for kci in kcis] == list(range(1, len(expected) + 1))
     assert len({kci["id"] for kci in kcis}) == len(kcis)
     queued = relayed(world)
-    assert [(m["body"]["orderId"], m["body"]["kci"]["sequenceNumber"]) for m in queued] == [(order_id, n) for n in range(1, len(expected) + 1)]
+    assert [(m["body"]["orderId"], m["body"]["kci"]["sequenceNumber"]) for m in queued] == [
+        (order_id, n) for n in range(1, len(expected) + 1)
+    ]
 
 
 def _next_order_id(world) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import pytest
@@ -78,7 +79,9 @@ def test_fifo_skips_the_rest_of_a_failed_group_and_goes_on_with_the_others():
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
     assert handled == ["m0", "m1", "m2", "m4"]
     # The failed groups are forgotten between invocations.
-    assert batch.process_partial_response(event=sqs_event(("ok", "a")), record_handler=handler, processor=processor) == {"batchItemFailures": []}
+    assert batch.process_partial_response(event=sqs_event(("ok", "a")), record_handler=handler, processor=processor) == {
+        "batchItemFailures": []
+    }
 
 
 def test_fifo_without_group_skipping_fails_the_rest_of_the_batch():
@@ -98,7 +101,7 @@ def test_an_event_without_records_is_refused(event):
 def _outcome(process, event):
     try:
         return process(event)
-    except Exception as exc:  # compared by kind
+    except Exception as exc:  # noqa: BLE001 - the exception's kind is the answer compared
         return type(exc).__name__.replace("UnexpectedBatchTypeError", "refused").replace("BatchProcessingError", "all failed")
 
 
@@ -115,20 +118,33 @@ def test_answers_match_powertools_for_every_mix_of_good_and_bad_records(kind):
                         if record.raw_event["dynamodb"]["Keys"]["pk"]["S"] == "bad":
                             raise ValueError("bad")
                 else:
-                    event = sqs_event(*zip(bodies, groups))
+                    event = sqs_event(*zip(bodies, groups, strict=True))
                     handler = failing_on_bad_body
                 ours, theirs = {
-                    "sqs": (batch.BatchProcessor(batch.EventType.SQS, raise_on_entire_batch_failure=False),
-                            powertools_batch.BatchProcessor(powertools_batch.EventType.SQS, raise_on_entire_batch_failure=False)),
-                    "sqs-raise": (batch.BatchProcessor(batch.EventType.SQS), powertools_batch.BatchProcessor(powertools_batch.EventType.SQS)),
-                    "fifo": (batch.SqsFifoPartialProcessor(raise_on_entire_batch_failure=False), powertools_batch.SqsFifoPartialProcessor()),
-                    "fifo-skip": (batch.SqsFifoPartialProcessor(skip_group_on_error=True, raise_on_entire_batch_failure=False),
-                                  powertools_batch.SqsFifoPartialProcessor(skip_group_on_error=True)),
-                    "stream": (batch.BatchProcessor(batch.EventType.DynamoDBStreams),
-                               powertools_batch.BatchProcessor(powertools_batch.EventType.DynamoDBStreams)),
+                    "sqs": (
+                        batch.BatchProcessor(batch.EventType.SQS, raise_on_entire_batch_failure=False),
+                        powertools_batch.BatchProcessor(powertools_batch.EventType.SQS, raise_on_entire_batch_failure=False),
+                    ),
+                    "sqs-raise": (
+                        batch.BatchProcessor(batch.EventType.SQS),
+                        powertools_batch.BatchProcessor(powertools_batch.EventType.SQS),
+                    ),
+                    "fifo": (
+                        batch.SqsFifoPartialProcessor(raise_on_entire_batch_failure=False),
+                        powertools_batch.SqsFifoPartialProcessor(),
+                    ),
+                    "fifo-skip": (
+                        batch.SqsFifoPartialProcessor(skip_group_on_error=True, raise_on_entire_batch_failure=False),
+                        powertools_batch.SqsFifoPartialProcessor(skip_group_on_error=True),
+                    ),
+                    "stream": (
+                        batch.BatchProcessor(batch.EventType.DynamoDBStreams),
+                        powertools_batch.BatchProcessor(powertools_batch.EventType.DynamoDBStreams),
+                    ),
                 }[kind]
                 if kind.startswith("fifo"):
                     theirs.raise_on_entire_batch_failure = False
-                mine = _outcome(lambda e: batch.process_partial_response(event=e, record_handler=handler, processor=ours), event)
-                expected = _outcome(lambda e: powertools_batch.process_partial_response(event=e, record_handler=handler, processor=theirs), event)
+                mine = _outcome(functools.partial(batch.process_partial_response, record_handler=handler, processor=ours), event)
+                expected = _outcome(functools.partial(powertools_batch.process_partial_response, record_handler=handler, processor=theirs),
+                                    event)
                 assert mine == expected, (kind, bodies, groups)

@@ -12,8 +12,8 @@ import pytest
 import requests
 import responses
 
-from fibre_cafe.dal.partner_call import CONNECT_TIMEOUT_SECONDS, PARTNER_CALL_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
 from fibre_cafe.dal.errors import RetryLater
+from fibre_cafe.dal.partner_call import CONNECT_TIMEOUT_SECONDS, PARTNER_CALL_DEADLINE_SECONDS, READ_TIMEOUT_SECONDS
 from fibre_cafe.dal.partner_client import CallFailure, PartnerClient, PartnerReply, RetryPolicy
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
 from fibre_cafe.dal.supplier_api import SupplierApi
