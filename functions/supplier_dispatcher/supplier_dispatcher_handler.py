@@ -19,7 +19,6 @@ from fibre_cafe.batch import BatchProcessor, EventType, SQSRecord, process_parti
 from fibre_cafe.dal import deferred_records
 from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
-from fibre_cafe.dal.errors import RetryLater
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.dal.partner_call import (
@@ -68,35 +67,19 @@ class Dependencies:
 deps = Dependencies()
 
 
-def hand_back(record: SQSRecord, reason: RetryLater) -> None:
-    """A record this invocation has no time for (fibre_cafe/dal/deferred_records.py)."""
-    deferred_records.hand_back(deps.sqs, deps.queue_url, record.message_id, record.receipt_handle, reason, logger)
-
-
-def record_handler(record: SQSRecord) -> str:
-    try:
-        deps.budget.start_record()
-    except RetryLater as not_started:
-        hand_back(record, not_started)
-        raise
+def dispatch_record(record: SQSRecord) -> str:
     message = SupplierRequestMessage.model_validate_json(record.body)
     logger.append_keys(cancellation_id=message.cancellationId, x_request_id=message.requestId,
                        x_conversation_id=message.conversationId, tenant=message.tenant, supplier=message.supplier)
-    try:
-        outcome = deps.dispatch(message).value
-        count("SupplierOutcomes", outcome=outcome)
-        return outcome
-    except RetryLater as retry:
-        count("SupplierOutcomes", outcome="RETRY")
-        logger.warning("Supplier call to be retried", extra={"reason": str(retry), "delay_seconds": retry.delay_seconds})
-        if retry.delay_seconds is None:  # the queue's own visibility timeout
-            raise
-        try:
-            deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle,
-                                               VisibilityTimeout=retry.delay_seconds)
-        except Exception:  # noqa: BLE001 - the queue's own visibility timeout still applies
-            logger.exception("Could not set the retry delay")
-        raise
+    outcome = deps.dispatch(message).value
+    count("SupplierOutcomes", outcome=outcome)
+    return outcome
+
+
+def record_handler(record: SQSRecord) -> str:
+    """One record within the time budget; a RetryLater hides it for its backoff (fibre_cafe/dal/deferred_records.py)."""
+    return deferred_records.consume(deps.sqs, deps.queue_url, record, deps.budget, lambda: dispatch_record(record), logger,
+                                    on_retry=lambda _retry: count("SupplierOutcomes", outcome="RETRY"))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -17,7 +17,6 @@ from aws_lambda_powertools import Logger
 from fibre_cafe.batch import SQSRecord, SqsFifoPartialProcessor, process_partial_response
 from fibre_cafe.dal import deferred_records
 from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
-from fibre_cafe.dal.errors import RetryLater
 from fibre_cafe.dal.partner_call import PARTNER_CALL_DEADLINE_SECONDS, TimeBudget, env_seconds, record_worst_case_seconds
 from fibre_cafe.dal.partner_client import PartnerClient
 from fibre_cafe.dal.partner_directory import partner_directory
@@ -54,36 +53,20 @@ class Dependencies:
 deps = Dependencies()
 
 
-def hand_back(record: SQSRecord, reason: RetryLater) -> None:
-    """A record this invocation has no time for (fibre_cafe/dal/deferred_records.py)."""
-    deferred_records.hand_back(deps.sqs, deps.queue_url, record.message_id, record.receipt_handle, reason, logger)
-
-
-def record_handler(record: SQSRecord) -> str:
-    try:
-        deps.budget.start_record()
-    except RetryLater as not_started:
-        hand_back(record, not_started)
-        raise
+def deliver_record(record: SQSRecord) -> str:
     message = TenantKciMessage.model_validate_json(record.body)
     logger.append_keys(tenant=message.tenant, order_id=message.orderId, kci_id=message.kci.id,
                        x_conversation_id=message.conversationId)
-    try:
-        result = deps.deliver(message)
-    except RetryLater as retry:
-        count("TenantKcis", result="RETRY")
-        logger.warning("Tenant KCI delivery to be retried", extra={"reason": str(retry), "delay_seconds": retry.delay_seconds})
-        if retry.delay_seconds is None:  # the queue's own visibility timeout
-            raise
-        try:
-            deps.sqs.change_message_visibility(QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle,
-                                               VisibilityTimeout=retry.delay_seconds)
-        except Exception:  # noqa: BLE001 - the queue's visibility timeout still applies
-            logger.exception("Could not set the retry delay")
-        raise
+    result = deps.deliver(message)
     count("TenantKcis", result=result.value)
     logger.info("Tenant KCI delivery", extra={"result": result.value, "sequence_number": message.kci.sequenceNumber})
     return result.value
+
+
+def record_handler(record: SQSRecord) -> str:
+    """One record within the time budget; a RetryLater hides it for its backoff (fibre_cafe/dal/deferred_records.py)."""
+    return deferred_records.consume(deps.sqs, deps.queue_url, record, deps.budget, lambda: deliver_record(record), logger,
+                                    on_retry=lambda _retry: count("TenantKcis", result="RETRY"))
 
 
 @logger.inject_lambda_context(clear_state=True)
