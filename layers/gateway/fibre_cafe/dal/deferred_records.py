@@ -60,5 +60,5 @@ def _hide(sqs: Any, queue_url: str, record: QueueRecord, retry: RetryLater, logg
         return
     try:
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=retry.delay_seconds)
-    except Exception:  # noqa: BLE001 - the queue's own visibility timeout still applies
+    except Exception:  # logged; the queue's own visibility timeout still applies
         logger.exception("Could not set the record's visibility", extra={"message_id": record.message_id})
