@@ -1,6 +1,7 @@
-"""A JSON reader that refuses what ``json.loads`` lets through: duplicate keys, NaN/Infinity, deep nesting, and
-integers of more than ``MAX_INTEGER_DIGITS`` digits, and strings holding an unpaired surrogate (``"\\ud800"`` is valid JSON but no character: UTF-8 cannot encode it, so
-it could be neither stored nor sent on, and would fail later as the gateway's fault).
+"""A JSON reader that refuses what ``json.loads`` lets through: duplicate keys, NaN/Infinity, deep nesting,
+integers of more than ``MAX_INTEGER_DIGITS`` digits, and strings holding an unpaired surrogate (``"\\ud800"`` is
+valid JSON but no character: UTF-8 cannot encode it, so it could be neither stored nor sent on, and would fail
+later as the gateway's fault).
 
 Every refusal is a ``json.JSONDecodeError``, which request validation turns into a 400.
 """
@@ -18,27 +19,28 @@ MAX_INTEGER_DIGITS = 100
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class _Refused(ValueError):
-    pass
+def _refused(reason: str) -> json.JSONDecodeError:
+    """A refusal, raised from inside ``json.loads`` (its hooks), as the JSONDecodeError json.loads itself raises."""
+    return json.JSONDecodeError(reason, "", 0)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _Refused(f"duplicate key {key!r}")
+            raise _refused(f"duplicate key {key!r}")
         result[key] = value
     return result
 
 
 def _no_constants(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON number")
+    raise _refused(f"{name} is not a JSON number")
 
 
 def _integer(digits: str) -> int:
     length = len(digits.lstrip("-"))
     if length > MAX_INTEGER_DIGITS:
-        raise _Refused(f"a number with {length} digits is longer than the {MAX_INTEGER_DIGITS} digits accepted")
+        raise _refused(f"a number with {length} digits is longer than the {MAX_INTEGER_DIGITS} digits accepted")
     return int(digits)
 
 
@@ -88,12 +90,7 @@ def loads(text: str | bytes) -> Any:
             raise json.JSONDecodeError("body is not valid UTF-8", "", exc.start) from exc
     if _depth(text) > MAX_DEPTH:
         raise json.JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels", text, 0)
-    try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_int=_integer)
-    except json.JSONDecodeError:
-        raise
-    except ValueError as exc:  # _Refused
-        raise json.JSONDecodeError(str(exc), text, 0) from exc
+    value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_int=_integer)
     if _holds_surrogate(value):
         raise json.JSONDecodeError("a string holds an unpaired surrogate (\\ud800-\\udfff), which is not a character", text, 0)
     return value

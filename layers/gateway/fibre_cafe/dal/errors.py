@@ -10,8 +10,8 @@ Each says what happened, never what a caller is told: the use cases (logic/) tur
   does not allow: ``CancellationNotMovable``; ``IdSpaceExhausted``.
 - ``Throttled``: DynamoDB kept answering "not now" (unprocessed keys) after its retries; nothing was written.
 - Partners: ``UnknownPartner`` (none configured) and ``MisconfiguredPartner`` (registered, but its entry or
-  credentials are not usable, for an API partner or an app client alike); ``TokenUnavailable`` and
-  ``DeadlineExceeded`` are the partner client's own (it reports them as a call that got no answer).
+  credentials are not usable, for an API partner or an app client alike); ``NoAnswer`` is the partner client's
+  own (no token, or the call's overall deadline passed: it reports it as a reply's failure).
 - ``RetryLater``: the queue consumers' one retry signal (below).
 """
 
@@ -60,12 +60,13 @@ class MisconfiguredPartner(UnknownPartner):
     configured (a partner API) or refused (an app client)."""
 
 
-class TokenUnavailable(Exception):
-    """The partner's token endpoint did not give a token (the call got no answer: UNREACHABLE)."""
+class NoAnswer(Exception):
+    """A partner call got no answer: ``timed_out`` when its overall deadline passed (the partner may have acted on
+    it, as after a read timeout), else the partner's token endpoint gave no token (the partner saw nothing)."""
 
-
-class DeadlineExceeded(Exception):
-    """The partner call did not finish within its overall deadline (the call got no answer: TIMED_OUT)."""
+    def __init__(self, detail: str, *, timed_out: bool):
+        super().__init__(detail)
+        self.timed_out = timed_out
 
 
 class RetryLater(Exception):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import requests
 
-from fibre_cafe.dal.errors import TokenUnavailable
+from fibre_cafe.dal.errors import NoAnswer
 from fibre_cafe.dal.partner_call import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
 
@@ -56,7 +56,7 @@ class TokenCache:
             body = answer.json()
             return str(body["access_token"]), float(body.get("expires_in", 3600))
         except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            raise TokenUnavailable(f"no token from {endpoint.partner}'s token endpoint: {type(exc).__name__}") from exc
+            raise NoAnswer(f"no token from {endpoint.partner}'s token endpoint: {type(exc).__name__}", timed_out=False) from exc
 
     def headers(self, endpoint: PartnerEndpoint) -> dict[str, str]:
         if endpoint.auth_type == "oauth2":

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, TypeVar
 
-from fibre_cafe.dal.errors import DeadlineExceeded, RetryLater
+from fibre_cafe.dal.errors import NoAnswer, RetryLater
 
 T = TypeVar("T")
 
@@ -54,13 +54,13 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def call_with_deadline(call: Callable[[], T], deadline_seconds: float) -> T:
-    """``call()``'s result or exception, or DeadlineExceeded once ``deadline_seconds`` have passed."""
+    """``call()``'s result or exception, or NoAnswer (timed out) once ``deadline_seconds`` have passed."""
     future = _pool().submit(call)
     try:
         return future.result(timeout=deadline_seconds)
     except FutureTimeout:
         future.cancel()
-        raise DeadlineExceeded(f"no answer within the {deadline_seconds:g} s deadline") from None
+        raise NoAnswer(f"timeout: no answer within the {deadline_seconds:g} s deadline", timed_out=True) from None
 
 
 def env_seconds(name: str, default: float) -> float:

@@ -27,7 +27,7 @@ from typing import Callable
 
 import requests
 
-from fibre_cafe.dal.errors import DeadlineExceeded, RetryLater, TokenUnavailable
+from fibre_cafe.dal.errors import NoAnswer, RetryLater
 from fibre_cafe.dal.oauth2_tokens import TokenCache
 from fibre_cafe.dal.partner_call import (
     CONNECT_TIMEOUT_SECONDS,
@@ -101,14 +101,11 @@ class PartnerClient:
         """POST ``body`` as JSON to ``{baseUrl}{path}`` with the partner's authentication, within the deadline."""
         try:
             return call_with_deadline(lambda: self._post(endpoint, path, body, headers), self.deadline)
-        except DeadlineExceeded as exc:
-            return PartnerReply(failure=CallFailure.TIMED_OUT, detail=f"timeout: {exc}")
+        except NoAnswer as exc:  # the deadline passed, or no token
+            return PartnerReply(failure=CallFailure.TIMED_OUT if exc.timed_out else CallFailure.UNREACHABLE, detail=str(exc))
 
     def _post(self, endpoint: PartnerEndpoint, path: str, body: dict, headers: dict[str, str]) -> PartnerReply:
-        try:
-            auth_headers = self.tokens.headers(endpoint)
-        except TokenUnavailable as exc:
-            return PartnerReply(failure=CallFailure.UNREACHABLE, detail=str(exc))
+        auth_headers = self.tokens.headers(endpoint)  # NoAnswer when the token endpoint gives none
         try:
             answer = self.session.post(f"{endpoint.base_url}{path}", json=body, headers={**headers, **auth_headers},
                                        auth=endpoint.basic_auth(), timeout=self.timeout, allow_redirects=False)
