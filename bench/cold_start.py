@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", default=[], metavar="LogicalId@label=LAYER_DIR",
                         help="also time LogicalId with another layer directory (e.g. one exported from an earlier commit)")
     parser.add_argument("--baseline", type=Path, metavar="DIR",
-                        help="also time every measured function from this checkout (e.g. git archive of an earlier commit), as LogicalId@baseline")
+                        help="also time every measured function from this checkout (e.g. git archive of an earlier commit), "
+                             "as LogicalId@baseline")
     parser.add_argument("--references", action="store_true",
                         help="also time the floor plus the third-party pieces the functions cannot do without (no project code)")
     args = parser.parse_args(argv)

@@ -141,7 +141,7 @@ class BatchProcessor:
                 continue
             try:
                 record_handler(record)
-            except Exception as exc:  # a record's failure is reported, never raised past the batch
+            except Exception as exc:  # noqa: BLE001 - a record's failure is reported (batchItemFailures), not raised
                 failures.append(record)
                 errors.append(exc)
                 self._failed(record)

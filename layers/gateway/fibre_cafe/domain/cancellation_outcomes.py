@@ -15,13 +15,16 @@ Either way the order takes its next ``tenantKciSequence`` in the same write as t
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from fibre_cafe.domain import tenant_kci_rules
-from fibre_cafe.domain.kci_rules import KciPlan
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.order import Order, OrderStatus
 from fibre_cafe.models.records import CancellationRecord
 from fibre_cafe.models.tenant_kci import TenantKciMessage
+
+if TYPE_CHECKING:  # annotations only: the dispatcher and the sweeper never import the supplier-KCI rules and models
+    from fibre_cafe.domain.kci_rules import KciPlan
 
 REPORTED_OUTCOMES = frozenset({CancellationStatus.COMPLETED, CancellationStatus.REJECTED, CancellationStatus.FAILED_TO_SEND})
 

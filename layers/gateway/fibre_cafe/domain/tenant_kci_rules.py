@@ -20,16 +20,18 @@ makes no ids.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fibre_cafe.clock import iso
 # Its own module (the Tenant API writes the summary without this module's models); still importable from here.
 from fibre_cafe.domain.cancellation_summary import CANCELLATION_SUMMARY_FIELDS, cancellation_summary  # noqa: F401
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody
-from fibre_cafe.models.kci import SupplierKci
 from fibre_cafe.models.order import Order
 from fibre_cafe.models.tenant_kci import ENTITY_TYPES, Information, TenantKci, UpdateType
+
+if TYPE_CHECKING:  # annotations only: functions that never see a supplier KCI do not build its models
+    from fibre_cafe.models.kci import SupplierKci
 
 
 def tenant_view_of(summary: dict[str, Any], status: CancellationStatus | None = None) -> dict[str, Any]:
