@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -112,3 +113,12 @@ def report(result: dict[str, Any], render: Callable[[dict[str, Any]], str], json
     if json_path:
         json_path.write_text(json.dumps(result, indent=2))
     return 0
+
+
+def main_of(doc: str | None, measure: Callable[[], dict[str, Any]], render: Callable[[dict[str, Any]], str],
+            argv: list[str] | None = None) -> int:
+    """The command line of a benchmark without options of its own: ``--json PATH``, measure, report."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    return report(measure(), render, args.json)

@@ -22,11 +22,14 @@ what they are worth. Bounded: ``--requests`` per level (default 300), every requ
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bench.common import percentile, ratio, table
 from bench.loadgen import Request, Result, run_load
@@ -198,20 +201,27 @@ def _post_level(base: str, bearer: str, first_order: int, count: int, level: int
     return post
 
 
-def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None, growth: tuple[int, ...] = (),
-             concurrency: int | None = None) -> dict:
+@contextlib.contextmanager
+def _load_stack(settings: dict | None, orders: int) -> Iterator[tuple[MotoTime, Any, str]]:
+    """A local stack for load (no pollers, schedules or demo orders; workers prewarmed) with ``orders`` orders from
+    FIRST_ORDER on; yields (moto's timer, the stack, a TENANT1 token)."""
     from local_stack.stack import LocalStack
 
+    with MotoTime() as moto, LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, seed=False,
+                                        function_concurrency=settings, prewarm=True) as stack:
+        seed_orders(stack, range(FIRST_ORDER, FIRST_ORDER + orders))
+        yield moto, stack, token(stack.base_url)
+
+
+def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None, growth: tuple[int, ...] = (),
+             concurrency: int | None = None) -> dict:
     logging.getLogger("local_stack").setLevel(logging.WARNING)
     warmup = 20
     sample = min(100, requests_per_level)
     needed = warmup + requests_per_level * len(levels)
     settings = {"TenantApiFunction": concurrency} if concurrency else None
-    with MotoTime() as moto, LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, seed=False,
-                                        function_concurrency=settings, prewarm=True) as stack:
+    with _load_stack(settings, needed) as (moto, stack, bearer):
         base = stack.base_url
-        seed_orders(stack, range(FIRST_ORDER, FIRST_ORDER + needed))
-        bearer = token(base)
         next_order = FIRST_ORDER
         # Warm: the API function's workers up to the highest level's concurrency, and the front.
         warm = [post_request(bearer, next_order + i) for i in range(warmup)]
@@ -243,16 +253,11 @@ def _measure(requests_per_level: int, levels: tuple[int, ...], progress=None, gr
 def _measure_growth(growth: tuple[int, ...], sample: int, settings: dict | None, progress=None) -> list[dict]:
     """A fresh stack: POST p50 at concurrency 1 (``sample`` POSTs) once each ``growth`` number of cancellations is
     stored (the stored ones made by POSTs at concurrency 8 in between)."""
-    from local_stack.stack import LocalStack
-
     warmup = 20
     needed = warmup + max(growth) + sample * len(growth)
     rows = []
-    with MotoTime() as moto, LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False, seed=False,
-                                        function_concurrency=settings, prewarm=True) as stack:
+    with _load_stack(settings, needed) as (moto, stack, bearer):
         base = stack.base_url
-        seed_orders(stack, range(FIRST_ORDER, FIRST_ORDER + needed))
-        bearer = token(base)
         next_order = FIRST_ORDER
         warmed, _ = run_load(base, [post_request(bearer, next_order + i) for i in range(warmup)], 4)
         next_order += warmup

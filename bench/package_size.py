@@ -13,7 +13,6 @@ what it holds for each function and layer is measured too, as "sam build".
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from bench.common import ROOT, function_ids, report, table
+from bench.common import ROOT, function_ids, main_of, table
 from local_stack.template import function_spec, load_template, resources_of_type
 
 LAMBDA_PIP = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12", "--only-binary=:all:"]
@@ -110,11 +109,7 @@ def render(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args(argv)
-    result = measure()
-    return report(result, render, args.json)
+    return main_of(__doc__, measure, render, argv)
 
 
 if __name__ == "__main__":

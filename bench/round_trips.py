@@ -14,13 +14,11 @@ The real handlers run in-process against moto. A call made on the handler's own 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import threading
-from pathlib import Path
 
-from bench.common import report, table, verdict
+from bench.common import main_of, table, verdict
 from bench.moto_world import CallLog, load_handler, moto_world, summarise
 from testing.events import EXAMPLE_REQUEST as BODY
 from testing.events import kci_envelope, make_kci, sqs_event_from_bodies
@@ -104,11 +102,7 @@ def render(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args(argv)
-    result = measure()
-    return report(result, render, args.json)
+    return main_of(__doc__, measure, render, argv)
 
 
 if __name__ == "__main__":

@@ -71,11 +71,7 @@ def measure_in_process_and_http(events: list[str], runs: int, functions: dict[st
             kind = replay._kind(item.event)
             functions[item.source] = target._function_for(kind, item.event)
             for _ in range(runs):
-                _fresh(target, item)
-                started = time.perf_counter()
-                outcome = target.send(item, replay.DEFAULT_PATH)
-                times[item.source]["in_process"].append(time.perf_counter() - started)
-                assert replay.judge(item, outcome) is None, (item.source, outcome)
+                times[item.source]["in_process"].append(_timed_send(target, item))
                 _fresh(target, item)
                 if kind == "sqs":
                     send = functools.partial(_runner_invoke, http, functions[item.source], item.event)
@@ -125,6 +121,18 @@ def measure_sam_local_invoke(events: list[str], runs: int, times: dict, function
     return docker.image
 
 
+def _timed_send(target, item) -> float:
+    """Seconds to replay ``item`` on a fresh world of ``target`` (which must answer as the file expects)."""
+    from tools import replay
+
+    _fresh(target, item)
+    started = time.perf_counter()
+    outcome = target.send(item, replay.DEFAULT_PATH)
+    elapsed = time.perf_counter() - started
+    assert replay.judge(item, outcome) is None, (item.source, outcome)
+    return elapsed
+
+
 def measure_warm_container(events: list[str], runs: int, times: dict) -> None:
     from tools import replay
 
@@ -134,11 +142,7 @@ def measure_warm_container(events: list[str], runs: int, times: dict) -> None:
             _fresh(target, item)
             target.send(item, replay.DEFAULT_PATH)  # starts the function's container
             for _ in range(runs):
-                _fresh(target, item)
-                started = time.perf_counter()
-                outcome = target.send(item, replay.DEFAULT_PATH)
-                times[item.source]["warm_container"].append(time.perf_counter() - started)
-                assert replay.judge(item, outcome) is None, (item.source, outcome)
+                times[item.source]["warm_container"].append(_timed_send(target, item))
     finally:
         target.close()
 

@@ -73,13 +73,9 @@ class Lifecycle:
             self._modules[logical_id] = self._load(logical_id, **env)
         return self._modules[logical_id]
 
-    @property
-    def tenant_api(self) -> Any:
-        return self._module("TenantApiFunction")
-
-    @property
-    def updates_api(self) -> Any:
-        return self._module("SupplierUpdatesApiFunction")
+    # The functions without extra settings, each loaded on first use.
+    tenant_api = property(lambda self: self._module("TenantApiFunction"))
+    updates_api = property(lambda self: self._module("SupplierUpdatesApiFunction"))
 
     def suppliers_config(self) -> dict:
         """SUPPLIERS_CONFIG (the partner configuration) as the dispatcher and the KCI processor read it."""
@@ -105,13 +101,8 @@ class Lifecycle:
     def dispatcher(self) -> Any:
         return self._module("SupplierDispatcherFunction", SUPPLIERS_CONFIG=json.dumps(self.suppliers_config()), **self.dispatcher_env)
 
-    @property
-    def redrive(self) -> Any:
-        return self._module("RedriveFunction")
-
-    @property
-    def sweeper(self) -> Any:
-        return self._module("ForwardingSweeperFunction")
+    redrive = property(lambda self: self._module("RedriveFunction"))
+    sweeper = property(lambda self: self._module("ForwardingSweeperFunction"))
 
     def queue(self, logical_id: str) -> str:
         return self.aws.queue_urls[logical_id]

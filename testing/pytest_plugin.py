@@ -4,7 +4,8 @@ conftest. The moto speed and atomicity patches are autouse for every test.
 - ``aws``: a fresh moto world per test with every table and queue of template.yaml (testing.aws.moto_world);
 - ``load_function``: a template function's handler module with its template environment, clients in this world;
 - ``supplier_stub`` / ``tenant_stub``: scripted partners on 127.0.0.1 (testing.stub_servers);
-- ``lifecycle``: every function of the cancellation's life in-process (testing.lifecycle.Lifecycle).
+- ``lifecycle``: every function of the cancellation's life in-process (testing.lifecycle.Lifecycle);
+- ``stack`` / ``http``: one local stack per test module (free ports, no pollers, no schedules) and a requests session.
 """
 
 from __future__ import annotations
@@ -88,3 +89,22 @@ def lifecycle(aws: Any, load_function: Callable[..., Any], supplier_stub: Script
     harness = Lifecycle(aws, load_function, supplier_stub.url, monkeypatch)
     yield harness
     harness.close()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    """The local stack for one test module, on free ports. Without the event source pollers or schedules: nothing takes
+    a message off a queue, so the tests see what the APIs stored and queued (tests/http/test_e2e_lifecycle.py runs the
+    whole journey with its own stack)."""
+    from local_stack.stack import LocalStack
+
+    with LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[Any]:
+    import requests
+
+    with requests.Session() as session:
+        yield session

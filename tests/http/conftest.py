@@ -1,28 +1,10 @@
-"""The local stack on free ports, and a token helper (fixtures only: nothing here is imported by the tests)."""
+"""Fixtures of the HTTP suites: tokens from the stack's token endpoint (``stack`` and ``http`` are testing.pytest_plugin's)."""
 
 from __future__ import annotations
 
 import pytest
-import requests
 
-from local_stack.stack import LocalStack
 from local_stack.tokens import DEV_CLIENT_SECRET
-
-
-@pytest.fixture(scope="module")
-def stack():
-    """One stack per test module (started on free ports, stopped at the end of the module).
-
-    Without the event source pollers: these tests look at what the Tenant API stored and queued,
-    before the dispatcher takes it (test_e2e_lifecycle.py runs the whole journey with them)."""
-    with LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def http():
-    with requests.Session() as session:
-        yield session
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,18 @@ from tools import smoke
 pytestmark = pytest.mark.http
 
 
+def settings_for(stack, *, tenant_secret: str = "local-dev-secret", **fields) -> smoke.Settings:
+    """The smoke test's settings for the local stack's token endpoints, as TENANT1 and DUMMY_SUPPLIER."""
+    return smoke.Settings(base_url=stack.base_url, tenant_token_url=f"{stack.base_url}/auth/tenant/access-token",
+                          supplier_token_url=f"{stack.base_url}/auth/supplier/access-token", tenant_client=("TENANT1", tenant_secret),
+                          supplier_client=("DUMMY_SUPPLIER", "local-dev-secret"), tenant="TENANT1", supplier="DUMMY_SUPPLIER", **fields)
+
+
 def test_smoke_test_passes_against_the_local_stack_and_cleans_up():
     with LocalStack(port=0, moto_port=0, run_schedules=False, visibility_timeout=5) as stack:
-        settings = smoke.Settings(
-            base_url=stack.base_url,
-            tenant_token_url=f"{stack.base_url}/auth/tenant/access-token",
-            supplier_token_url=f"{stack.base_url}/auth/supplier/access-token",
-            tenant_client=("TENANT1", "local-dev-secret"),
-            supplier_client=("DUMMY_SUPPLIER", "local-dev-secret"),
-            tenant="TENANT1",
-            supplier="DUMMY_SUPPLIER",
-            tables={"orders": stack.resources.tables["OrdersTable"], "cancellations": stack.resources.tables["CancellationsTable"]},
-            dynamodb_endpoint=stack.moto_url,
-            poll_seconds=30,
-        )
+        settings = settings_for(stack, tables={"orders": stack.resources.tables["OrdersTable"],
+                                               "cancellations": stack.resources.tables["CancellationsTable"]},
+                                dynamodb_endpoint=stack.moto_url, poll_seconds=30)
         steps: list[str] = []
         created = smoke.run(settings, log=steps.append)
         assert [step.split(".")[0] for step in steps] == ["1", "2", "3", "4", "5", "6"]
@@ -37,13 +35,6 @@ def test_smoke_test_passes_against_the_local_stack_and_cleans_up():
 
 def test_smoke_test_reports_a_broken_stack():
     with LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False) as stack:
-        settings = smoke.Settings(
-            base_url=stack.base_url,
-            tenant_token_url=f"{stack.base_url}/auth/tenant/access-token",
-            supplier_token_url=f"{stack.base_url}/auth/supplier/access-token",
-            tenant_client=("TENANT1", "wrong-secret"),
-            supplier_client=("DUMMY_SUPPLIER", "local-dev-secret"),
-            tenant="TENANT1", supplier="DUMMY_SUPPLIER", tables=None, dynamodb_endpoint=None,
-        )
+        settings = settings_for(stack, tenant_secret="wrong-secret", tables=None, dynamodb_endpoint=None)
         with pytest.raises(smoke.SmokeFailure, match="token from .*tenant/access-token: HTTP 401"):
             smoke.run(settings, log=lambda _: None)

@@ -16,6 +16,7 @@ import pytest
 from fibre_cafe.models.cancellation import CancellationStatus
 from testing.events import make_kci
 from testing.lambda_context import lambda_context
+from tests.lifecycle.test_kci_processor import pending_cancellation
 
 ORDER_ID = 123
 
@@ -31,15 +32,6 @@ def tenant_kcis(lifecycle, order_id: int = ORDER_ID) -> list[dict]:
     from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 
     return [item["kci"] for item in TenantKciOutbox(lifecycle.orders.client, lifecycle.orders.name).list(order_id)]
-
-
-def pending_cancellation(lifecycle, supplier_stub, order_id: int = ORDER_ID) -> int:
-    lifecycle.register_order_by_kci(order_id)
-    cancellation_id = lifecycle.cancel_ok(order_id)["id"]
-    supplier_stub.answers.append((202, "", 0))
-    lifecycle.dispatch()
-    assert lifecycle.cancellation(cancellation_id).status is CancellationStatus.PENDING
-    return cancellation_id
 
 
 def test_why_scenario_a_late_rejection_never_reverses_a_completed_cancellation(lifecycle, supplier_stub):

@@ -40,6 +40,16 @@ def lower_keys(headers: dict) -> dict:
     return {key.lower(): value for key, value in headers.items()}
 
 
+def dispatched(lifecycle, supplier_stub, answer: tuple[int, str, float]):
+    """An accepted cancellation dispatched once, the supplier answering ``answer`` and the record not retried:
+    (the cancellation's id, its record)."""
+    cancellation_id = accepted_cancellation(lifecycle)
+    supplier_stub.answers.append(answer)
+    _, result = lifecycle.dispatch()
+    assert result == {"batchItemFailures": []}
+    return cancellation_id, lifecycle.cancellation(cancellation_id)
+
+
 def accepted_cancellation(lifecycle, order_id: int = ORDER_ID, *, via_kci: bool = False, headers: dict | None = None, **order) -> int:
     """Register the order (directly, or by a supplier's ACKNOWLEDGED KCI) and cancel it through the Tenant API."""
     if via_kci:
@@ -98,13 +108,7 @@ def test_201_with_supplier_reference_completes_the_cancellation_and_cancels_the_
 
 
 def test_201_with_an_empty_body_completes_without_a_supplier_reference(lifecycle, supplier_stub):
-    cancellation_id = accepted_cancellation(lifecycle)
-    supplier_stub.answers.append((201, "", 0))
-
-    _, result = lifecycle.dispatch()
-
-    assert result == {"batchItemFailures": []}
-    record = lifecycle.cancellation(cancellation_id)
+    cancellation_id, record = dispatched(lifecycle, supplier_stub, (201, "", 0))
     assert record.status is CancellationStatus.COMPLETED and record.supplierReference is None
     assert lifecycle.order(ORDER_ID).status == "CANCELLED"
     status, body = lifecycle.get(cancellation_id)
@@ -112,13 +116,7 @@ def test_201_with_an_empty_body_completes_without_a_supplier_reference(lifecycle
 
 
 def test_202_leaves_the_cancellation_pending_and_the_order_pending_cancellation(lifecycle, supplier_stub):
-    cancellation_id = accepted_cancellation(lifecycle)
-    supplier_stub.answers.append((202, "", 0))
-
-    _, result = lifecycle.dispatch()
-
-    assert result == {"batchItemFailures": []}
-    record = lifecycle.cancellation(cancellation_id)
+    cancellation_id, record = dispatched(lifecycle, supplier_stub, (202, "", 0))
     assert record.status is CancellationStatus.PENDING and record.error is None and record.dispatchLeaseUntil is None
     order = lifecycle.order(ORDER_ID)
     assert order.status == "PENDING_CANCELLATION" and order.openCancellationId == cancellation_id
@@ -129,13 +127,7 @@ def test_202_leaves_the_cancellation_pending_and_the_order_pending_cancellation(
 
 
 def test_422_rejects_with_the_suppliers_messages_and_releases_the_order(lifecycle, supplier_stub):
-    cancellation_id = accepted_cancellation(lifecycle)
-    supplier_stub.answers.append((422, SUPPLIER_422_BODY, 0))
-
-    _, result = lifecycle.dispatch()
-
-    assert result == {"batchItemFailures": []}
-    record = lifecycle.cancellation(cancellation_id)
+    cancellation_id, record = dispatched(lifecycle, supplier_stub, (422, SUPPLIER_422_BODY, 0))
     assert record.status is CancellationStatus.REJECTED
     assert record.error.code is ErrorCode.INVALID_REQUEST
     assert record.error.messages == ["The supplier API returned the following message: UPRN 100000001 is not within our coverage area"]
@@ -166,13 +158,7 @@ def test_supplier_credentials_refused_fail_to_send_at_once(lifecycle, supplier_s
 
 
 def test_400_from_the_supplier_is_a_gateway_fault_and_not_retried(lifecycle, supplier_stub):
-    cancellation_id = accepted_cancellation(lifecycle)
-    supplier_stub.answers.append((400, json.dumps({"code": "MALFORMED_REQUEST", "messages": ["reasonCode missing"]}), 0))
-
-    _, result = lifecycle.dispatch()
-
-    assert result == {"batchItemFailures": []}
-    record = lifecycle.cancellation(cancellation_id)
+    cancellation_id, record = dispatched(lifecycle, supplier_stub, (400, json.dumps({"code": "MALFORMED_REQUEST", "messages": ["reasonCode missing"]}), 0))
     assert record.status is CancellationStatus.FAILED_TO_SEND
     assert record.error.code is ErrorCode.GATEWAY_FAULT
     assert record.error.messages[0] == "The gateway sent an invalid request to the supplier"

@@ -4,25 +4,9 @@ tokens, extra orders, and the capture of what the stack logs."""
 from __future__ import annotations
 
 import pytest
-import requests
 
 from local_stack.seed import DemoOrder, seed_orders
-from local_stack.stack import LocalStack
 from tests.security.support import LogCapture
-
-
-@pytest.fixture(scope="module")
-def stack():
-    """The local stack for one test module. Without pollers or schedules: nothing takes a message off a
-    queue, so a queue's depth says exactly what the requests of the module queued."""
-    with LocalStack(port=0, moto_port=0, run_schedules=False, run_pollers=False) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def http():
-    with requests.Session() as session:
-        yield session
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from jwt.algorithms import HMACAlgorithm
 
 from fibre_cafe.models.errors import ErrorCode
 from local_stack.proxy_events import SUPPLIER_SCOPE, TENANT_SCOPE
+from local_stack.seed import DemoOrder
 
 CANCELLATIONS = "/service-order-cancellations"
 KCIS = "/kcis"
@@ -31,6 +32,12 @@ CONTRACT_CODES = {code.value for code in ErrorCode}
 SERVICE_LOGGER = "service-order-cancellations"  # POWERTOOLS_SERVICE_NAME (template.yaml Globals)
 # An id-block reservation (fibre_cafe/dal/id_allocator.py) is not data: it may run ahead of any request.
 COUNTER_PREFIX = "COUNTER#"
+
+
+def order(order_id: int, note: str, *, tenant: str = "TENANT1", supplier: str = "DUMMY_SUPPLIER", order_type: str = "PROVIDE",
+          status: str = "ACKNOWLEDGED") -> DemoOrder:
+    """An order of a security test module, with the supplier order reference the demo orders have (FC<id>)."""
+    return DemoOrder(order_id, order_type, tenant, supplier, status, f"FC{order_id}", note)
 
 
 def trace(request_id: str | None = None, conversation_id: str = "conv-security-tests") -> dict[str, str]:

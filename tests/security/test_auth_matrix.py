@@ -18,7 +18,6 @@ from __future__ import annotations
 import pytest
 
 from local_stack.proxy_events import SUPPLIER_SCOPE, TENANT_SCOPE
-from local_stack.seed import DemoOrder
 from tests.security.support import (
     CANCELLATIONS,
     KCIS,
@@ -29,6 +28,7 @@ from tests.security.support import (
     hostile_tokens,
     kci_body,
     nothing_stored,
+    order,
     queue_depth,
     trace,
 )
@@ -43,12 +43,12 @@ ROUTES = ("POST-cancellation", "GET-cancellation", "POST-kci")
 # Orders of this module (the demo orders are left to the other suites): one to cancel per tenant in its
 # POST cell, one per tenant cancelled by the fixture for its GET cell, and one of each supplier.
 ORDERS = (
-    DemoOrder(5101, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC5101", "TENANT1's POST cell"),
-    DemoOrder(5102, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC5102", "TENANT1's GET cell"),
-    DemoOrder(5103, "PROVIDE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC5103", "FIBRECO's KCI cell"),
-    DemoOrder(5104, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC5104", "target of refused calls"),
-    DemoOrder(5201, "PROVIDE", "TENANT2", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC5201", "TENANT2's POST cell"),
-    DemoOrder(5202, "CEASE", "TENANT2", "FIBRECO", "IN_PROGRESS", "FC5202", "TENANT2's GET cell"),
+    order(5101, "TENANT1's POST cell"),
+    order(5102, "TENANT1's GET cell"),
+    order(5103, "FIBRECO's KCI cell", supplier="FIBRECO"),
+    order(5104, "target of refused calls"),
+    order(5201, "TENANT2's POST cell", tenant="TENANT2"),
+    order(5202, "TENANT2's GET cell", tenant="TENANT2", supplier="FIBRECO", order_type="CEASE", status="IN_PROGRESS"),
 )
 POST_ORDER = {"TENANT1": 5101, "TENANT2": 5201}
 GET_ORDER = {"TENANT1": 5102, "TENANT2": 5202}

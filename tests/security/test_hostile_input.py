@@ -20,7 +20,6 @@ import requests
 
 from local_stack.front import MAX_BODY_BYTES as FRONT_LIMIT
 from local_stack.proxy_events import claims_for, proxy_event
-from local_stack.seed import DemoOrder
 from local_stack.tokens import DEV_CLIENT_SECRET
 from tests.security.support import (
     CANCELLATIONS,
@@ -34,6 +33,7 @@ from tests.security.support import (
     hostile_tokens,
     kci_body,
     nothing_stored,
+    order,
     token_parts,
     trace,
 )
@@ -43,12 +43,12 @@ pytestmark = pytest.mark.http
 TENANT_LIMIT = 16 * 1024  # functions/tenant_api: MAX_BODY_BYTES
 KCI_LIMIT = 200 * 1024  # functions/supplier_updates_api: MAX_BODY_BYTES
 ORDERS = (
-    DemoOrder(7101, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC7101", "target of every refused request"),
-    DemoOrder(7102, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC7102", "newline and tab accepted"),
-    DemoOrder(7103, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC7103", "a body of exactly the limit"),
-    DemoOrder(7104, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC7104", "an emoji (a valid surrogate pair)"),
-    DemoOrder(7105, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC7105", "pass-through header with CR/LF"),
-    DemoOrder(7106, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC7106", "an accepted request's log lines"),
+    order(7101, "target of every refused request"),
+    order(7102, "newline and tab accepted"),
+    order(7103, "a body of exactly the limit"),
+    order(7104, "an emoji (a valid surrogate pair)"),
+    order(7105, "pass-through header with CR/LF"),
+    order(7106, "an accepted request's log lines"),
 )
 TARGET = 7101
 ROUTES = {"tenant": (CANCELLATIONS, "TENANT1"), "kci": (KCIS, "DUMMY_SUPPLIER")}

@@ -13,7 +13,6 @@ import json
 
 import pytest
 
-from local_stack.seed import DemoOrder
 from tests.security.support import (
     CANCELLATIONS,
     KCIS,
@@ -24,6 +23,7 @@ from tests.security.support import (
     client,
     kci_body,
     nothing_stored,
+    order,
     snapshot,
     trace,
 )
@@ -31,14 +31,12 @@ from tests.security.support import (
 pytestmark = pytest.mark.http
 
 ORDERS = (
-    DemoOrder(
-        6101, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC6101", "TENANT1 cancels it in the fixture (open cancellation)"
-    ),
-    DemoOrder(6102, "PROVIDE", "TENANT1", "DUMMY_SUPPLIER", "COMPLETED", "FC6102", "terminal: not cancellable"),
-    DemoOrder(6103, "UNSOLICITED_CEASE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC6103", "unsolicited-cease reason codes only"),
-    DemoOrder(6104, "PROVIDE", "TENANT1", "FIBRECO", "ACKNOWLEDGED", "FC6104", "cancellable (supplier FIBRECO)"),
-    DemoOrder(6201, "PROVIDE", "TENANT2", "DUMMY_SUPPLIER", "ACKNOWLEDGED", "FC6201", "TENANT2's own"),
-    DemoOrder(6202, "MODIFY", "TENANT2", "FIBRECO", "ACKNOWLEDGED", "FC6202", "TENANT2's own, for the request-id test"),
+    order(6101, "TENANT1 cancels it in the fixture (open cancellation)"),
+    order(6102, "terminal: not cancellable", status="COMPLETED"),
+    order(6103, "unsolicited-cease reason codes only", supplier="FIBRECO", order_type="UNSOLICITED_CEASE"),
+    order(6104, "cancellable (supplier FIBRECO)", supplier="FIBRECO"),
+    order(6201, "TENANT2's own", tenant="TENANT2"),
+    order(6202, "TENANT2's own, for the request-id test", tenant="TENANT2", supplier="FIBRECO", order_type="MODIFY"),
 )
 # Unknown order ids with as many digits as the probed ones, so an answer's length cannot tell them apart either.
 UNKNOWN_ORDER = 6999

@@ -16,18 +16,14 @@ REQUEST = {"id": 7, "orderId": 1001, "reasonCode": "CUSTOMER_CHANGED_MIND", "sup
 
 @pytest.fixture
 def supplier():
-    stub = SupplierStub(timeout_seconds=0.5)
-    stub.start()
-    yield stub
-    stub.stop()
+    with SupplierStub(timeout_seconds=0.5) as stub:
+        yield stub
 
 
 @pytest.fixture
 def tenant():
-    stub = TenantStub()
-    stub.start()
-    yield stub
-    stub.stop()
+    with TenantStub() as stub:
+        yield stub
 
 
 @pytest.mark.parametrize("value, expected", [

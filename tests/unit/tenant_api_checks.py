@@ -6,12 +6,25 @@ import re
 import uuid
 from typing import Any
 
+from testing.events import EXAMPLE_REQUEST
+
 ERROR_CODES = frozenset({
     "GATEWAY_FAULT", "INVALID_REQUEST", "MALFORMED_REQUEST", "NOT_AUTHORISED", "NOT_FOUND",
     "NOT_IMPLEMENTED", "SUPPLIER_FAULT", "SUPPLIER_TIMED_OUT", "TENANT_FAULT",
 })
 CANCELLATION_FIELDS = frozenset({"id", "supplierReference", "status", "supplier", "orderId", "reasonCode", "text"})
 MAX_SAFE_INTEGER = 2**53 - 1
+# The tenant API's path, its example request, and the reason codes each order type takes.
+PATH = "/service-order-cancellations"
+EXAMPLE = EXAMPLE_REQUEST
+ORDER_CODES = ["CUSTOMER_CHANGED_MIND", "INSTALL_FAILED", "NETWORK_ISSUE", "NO_LONGER_REQUIRED", "OTHER"]
+UNSOLICITED_CEASE_CODES = [
+    "NO_AUTHORISATION",
+    "CUSTOMER_NOT_AWARE",
+    "DELIBERATE_MISLEAD",
+    "PURCHASED_DIFFERENT_PRODUCT",
+    "END_USER_NOT_MOVING",
+]
 
 
 def is_uuid4(value: Any) -> bool:

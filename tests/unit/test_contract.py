@@ -20,7 +20,11 @@ from hypothesis import strategies as st
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.order import OrderType
 from tests.unit.tenant_api_checks import (
+    EXAMPLE,
     MAX_SAFE_INTEGER,
+    ORDER_CODES,
+    PATH,
+    UNSOLICITED_CEASE_CODES,
     assert_created,
     assert_error,
     assert_error_body,
@@ -28,16 +32,6 @@ from tests.unit.tenant_api_checks import (
     same_error,
 )
 
-PATH = "/service-order-cancellations"
-EXAMPLE = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
-ORDER_CODES = ["CUSTOMER_CHANGED_MIND", "INSTALL_FAILED", "NETWORK_ISSUE", "NO_LONGER_REQUIRED", "OTHER"]
-UNSOLICITED_CEASE_CODES = [
-    "NO_AUTHORISATION",
-    "CUSTOMER_NOT_AWARE",
-    "DELIBERATE_MISLEAD",
-    "PURCHASED_DIFFERENT_PRODUCT",
-    "END_USER_NOT_MOVING",
-]
 BODY_FIELDS = ("supplier", "orderId", "reasonCode", "text")
 
 

@@ -16,8 +16,8 @@ import pytest
 from fibre_cafe.clock import utc_now
 from fibre_cafe.domain.errors import InvalidRequest
 from fibre_cafe.models.cancellation import CancellationStatus
-from tests.unit.tenant_api_checks import assert_created, assert_error
 from testing.recorders import AwsCallLog
+from tests.unit.tenant_api_checks import assert_created, assert_error
 from tests.unit.tenant_api_harness import handler_clients
 
 PATH = "/service-order-cancellations"

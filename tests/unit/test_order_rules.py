@@ -19,18 +19,17 @@ from fibre_cafe.domain.order_rules import NOT_CANCELLABLE_ORDER_STATES, check_ca
 from fibre_cafe.models.cancellation import CancellationStatus as S
 from fibre_cafe.models.cancellation import ServiceOrderCancellationRequest
 from fibre_cafe.models.order import Order, OrderStatus, OrderType
-from tests.unit.tenant_api_checks import assert_created, assert_error, names, same_error
+from tests.unit.tenant_api_checks import (
+    EXAMPLE,
+    ORDER_CODES,
+    PATH,
+    UNSOLICITED_CEASE_CODES,
+    assert_created,
+    assert_error,
+    names,
+    same_error,
+)
 
-PATH = "/service-order-cancellations"
-EXAMPLE = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}
-ORDER_CODES = ["CUSTOMER_CHANGED_MIND", "INSTALL_FAILED", "NETWORK_ISSUE", "NO_LONGER_REQUIRED", "OTHER"]
-UNSOLICITED_CEASE_CODES = [
-    "NO_AUTHORISATION",
-    "CUSTOMER_NOT_AWARE",
-    "DELIBERATE_MISLEAD",
-    "PURCHASED_DIFFERENT_PRODUCT",
-    "END_USER_NOT_MOVING",
-]
 ORDINARY_TYPES = [OrderType.PROVIDE, OrderType.CEASE, OrderType.MODIFY]
 NOT_CANCELLABLE = ["COMPLETED", "CANCELLED", "REJECTED", "FAILED_TO_SEND"]
 CANCELLABLE = ["RECEIVED_BY_GATEWAY", "SENT_TO_SUPPLIER", "ACKNOWLEDGED", "IN_PROGRESS", "PENDING", "HELD", "PENDING_AMENDMENT"]

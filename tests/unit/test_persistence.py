@@ -18,8 +18,8 @@ from fibre_cafe.dal.id_allocator import COUNTER_KEY, BlockIdAllocator, IdSpaceEx
 from fibre_cafe.logic.create_cancellation import RequestContext
 from fibre_cafe.models.order import OrderType
 from testing.recorders import AwsCallLog
-from tests.unit.tenant_api_harness import cancellation_request
 from tests.unit.tenant_api_checks import MAX_SAFE_INTEGER, assert_created
+from tests.unit.tenant_api_harness import cancellation_request
 
 PATH = "/service-order-cancellations"
 EXAMPLE = {"supplier": "DUMMY_SUPPLIER", "orderId": 123, "reasonCode": "CUSTOMER_CHANGED_MIND", "text": "Delivery too long"}

@@ -10,7 +10,6 @@ That the committed files are what events/generate.py makes is checked in test_ev
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,11 @@ from typing import Any
 import boto3
 import pytest
 
-from fibre_cafe.api.identity import client_principals
-from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS, claims_for, proxy_event
 from local_stack.seed import DEMO_ORDERS
 from local_stack.supplier_stub import SupplierStub
-from local_stack.template import function_environment, function_spec
 from local_stack.tenant_stub import TenantStub
+from testing.events import api_request
+from testing.lambda_context import lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FOLDERS = {
@@ -47,31 +45,10 @@ def event_of(folder: str, name: str) -> dict[str, Any]:
     return json.loads((EVENTS / folder / name).read_text())
 
 
-class Context:
-    function_name = "events-test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-2:000000000000:function:events-test"
-    aws_request_id = "events-test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @pytest.fixture
-def load(aws, monkeypatch):
+def load(load_function):
     """Import a template function's handler with its template environment (plus ``extra``), clients inside this moto world."""
-
-    def load_function(logical_id: str, **extra: str):
-        env = {**function_environment(logical_id, aws), "CLIENT_PRINCIPALS": json.dumps(DEV_CLIENT_PRINCIPALS), **extra}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        client_principals.cache_clear()
-        module = importlib.import_module(function_spec(logical_id).module)
-        monkeypatch.setattr(module, "deps", module.Dependencies())
-        return module
-
-    yield load_function
-    client_principals.cache_clear()
+    return load_function
 
 
 @pytest.fixture
@@ -84,11 +61,11 @@ def world(aws, tenant_api, orders):
     def cancel(setup: dict[str, Any]) -> None:
         for wanted in setup.get("cancellations", []):
             body = {"orderId": wanted["orderId"], "reasonCode": wanted["reasonCode"]}
-            headers = {"Content-Type": "application/json", "X-Request-ID": f"setup-{wanted['id']}", "X-Conversation-ID": "events-conversation-1"}
-            event = proxy_event("POST", "/service-order-cancellations", headers=headers, body=json.dumps(body), claims=claims_for("TENANT1"))
-            answer = tenant_api.lambda_handler(event, Context())
-            assert answer["statusCode"] == 201, answer
-            assert json.loads(answer["body"])["id"] == wanted["id"], "the events name the ids a fresh stack hands out"
+            status, answer, _headers = api_request(tenant_api, "POST", "/service-order-cancellations", body=body,
+                                                   headers={"X-Request-ID": f"setup-{wanted['id']}",
+                                                            "X-Conversation-ID": "events-conversation-1"})
+            assert status == 201, answer
+            assert answer["id"] == wanted["id"], "the events name the ids a fresh stack hands out"
 
     return cancel
 
@@ -108,10 +85,8 @@ def test_every_file_has_an_expectation(folder):
 
 @pytest.fixture
 def supplier():
-    stub = SupplierStub(timeout_seconds=1.0)
-    stub.start()
-    yield stub
-    stub.stop()
+    with SupplierStub(timeout_seconds=1.0) as stub:
+        yield stub
 
 
 @pytest.mark.parametrize("name", cases("supplier_dispatcher"))
@@ -120,7 +95,7 @@ def test_supplier_dispatcher_event(name, world, load, supplier, tenant_api):
     world(expected["setup"])
     dispatcher = load("SupplierDispatcherFunction", SUPPLIERS_CONFIG=json.dumps(supplier.suppliers_config()))
 
-    result = dispatcher.lambda_handler(event_of("supplier_dispatcher", name), Context())
+    result = dispatcher.lambda_handler(event_of("supplier_dispatcher", name), lambda_context())
 
     assert [failure["itemIdentifier"] for failure in result["batchItemFailures"]] == expected["batchItemFailures"], expected["description"]
     assert cancellation_statuses(tenant_api, expected["statuses"]) == expected["statuses"]
@@ -136,7 +111,7 @@ def test_kci_processor_event(name, world, load, tenant_api):
     world(expected["setup"])
     processor = load("KciProcessorFunction")
 
-    result = processor.lambda_handler(event_of("kci_processor", name), Context())
+    result = processor.lambda_handler(event_of("kci_processor", name), lambda_context())
 
     assert [failure["itemIdentifier"] for failure in result["batchItemFailures"]] == expected["batchItemFailures"], expected["description"]
     orders = tenant_api.deps.orders
@@ -162,7 +137,7 @@ def test_supplier_updates_api_event(name, world, load, aws):
         world({"cancellations": [{"id": sent["serviceOrderCancellationId"], "orderId": order["id"], "reasonCode": "CUSTOMER_CHANGED_MIND"}]})
     api = load("SupplierUpdatesApiFunction")
 
-    answer = api.lambda_handler(event_of("supplier_updates_api", name), Context())
+    answer = api.lambda_handler(event_of("supplier_updates_api", name), lambda_context())
 
     body = json.loads(answer["body"]) if answer.get("body") else None
     assert answer["statusCode"] == expected["status"], f"{name}: {expected['description']}: {body}"
@@ -185,7 +160,7 @@ def test_tenant_kci_relay_event(name, load, aws):
     expected = expectations("tenant_kci_relay")[name]
     relay = load("TenantKciRelayFunction")
 
-    result = relay.lambda_handler(event_of("tenant_kci_relay", name), Context())
+    result = relay.lambda_handler(event_of("tenant_kci_relay", name), lambda_context())
 
     assert [failure["itemIdentifier"] for failure in result["batchItemFailures"]] == expected["batchItemFailures"]
     messages = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["TenantUpdatesQueue"], MaxNumberOfMessages=10,
@@ -198,10 +173,8 @@ def test_tenant_kci_relay_event(name, load, aws):
 
 @pytest.fixture
 def tenant():
-    stub = TenantStub()
-    stub.start()
-    yield stub
-    stub.stop()
+    with TenantStub() as stub:
+        yield stub
 
 
 @pytest.mark.parametrize("name", cases("tenant_kci_delivery"))
@@ -220,7 +193,7 @@ def test_tenant_kci_delivery_event(name, load, aws, tenant):
         tenant.fail_next("TENANT1", expected["setup"]["tenantFailNext"], 503)
     delivery = load("TenantKciDeliveryFunction", TENANTS_CONFIG=json.dumps(tenant.tenants_config()))
 
-    result = delivery.lambda_handler(event, Context())
+    result = delivery.lambda_handler(event, lambda_context())
 
     assert [failure["itemIdentifier"] for failure in result["batchItemFailures"]] == expected["batchItemFailures"], expected["description"]
     received = [{"orderId": entry["body"]["entity"]["id"], "sequenceNumber": entry["body"]["sequenceNumber"]}
