@@ -248,9 +248,11 @@ def failed_identifiers(result: Any, identifiers: list[str]) -> set[str] | None:
 
 
 class _Poller:
-    def __init__(self, function: LocalFunction, name: str):
+    def __init__(self, function: LocalFunction, source: SqsEventSource | StreamEventSource, region: str):
         self.function = function
-        self.name = name
+        self.source = source
+        self.region = region
+        self.name = name = f"poller-{source.function}-{source.name}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.invocations = 0
@@ -307,12 +309,11 @@ def _latest_receipts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 class SqsPoller(_Poller):
     def __init__(self, function: LocalFunction, source: SqsEventSource, sqs, queue_url: str, queue_arn: str, region: str):
-        super().__init__(function, f"poller-{source.function}-{source.name}")
-        self.source = source
+        super().__init__(function, source, region)
+        self.source: SqsEventSource = source
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
-        self.region = region
         self.queue_name = queue_url.rsplit("/", 1)[-1]
         if not all(pattern_is_supported(pattern) for pattern in source.filters):
             log.warning("%s: a filter pattern uses operators the local stack does not support; it matches every record", self.name)
@@ -385,11 +386,10 @@ class SqsPoller(_Poller):
 class StreamPoller(_Poller):
     def __init__(self, function: LocalFunction, source: StreamEventSource, streams, stream_arn: str, region: str,
                  sqs=None, on_failure_url: str | None = None):
-        super().__init__(function, f"poller-{source.function}-{source.name}")
-        self.source = source
+        super().__init__(function, source, region)
+        self.source: StreamEventSource = source
         self.streams = streams
         self.stream_arn = stream_arn
-        self.region = region
         self.sqs = sqs
         self.on_failure_url = on_failure_url
         self.records_sent_on_failure = 0

@@ -33,7 +33,7 @@ import os
 import threading
 import urllib.request
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -69,6 +69,7 @@ from local_stack.tokens import DEV_CLIENT_SECRET, DEV_CLIENTS, JWKS_PATH, TOKEN_
 from testing.aws import FAKE_AWS_ENV, UNSET_AWS_ENV
 
 log = logging.getLogger("local_stack")
+_Part = TypeVar("_Part")
 
 HOST = "127.0.0.1"
 # How the functions run: imported into this process, or the built artifact in SAM CLI's Lambda emulation (containers.py).
@@ -80,6 +81,12 @@ DEFAULT_MOTO_PORT = 4566
 # python -m local_stack's defaults; the programmatic default is 0 (a free port): only the stack needs to know them.
 DEFAULT_SUPPLIER_STUB_PORT = 3001
 DEFAULT_TENANT_STUB_PORT = 3002
+
+def _started(part: _Part | None) -> _Part:
+    """A part of the stack that exists once the stack has started."""
+    assert part is not None, "start() first"
+    return part
+
 
 class _EnvPatch:
     """Changes to os.environ that can be undone exactly (only the keys it touched)."""
@@ -174,8 +181,7 @@ class LocalStack:
 
     @property
     def port(self) -> int:
-        assert self._front is not None, "start() first"
-        return self._front.port
+        return _started(self._front).port
 
     @property
     def base_url(self) -> str:
@@ -184,27 +190,21 @@ class LocalStack:
     @property
     def lambda_api_url(self) -> str:
         """Lambda's Invoke API for this stack's functions (lambda_api.py): boto3's lambda client with this endpoint_url."""
-        assert self._lambda_api is not None, "start() first"
-        return self._lambda_api.url
-
-    @property
-    def moto_port(self) -> int:
-        assert self._moto is not None, "start() first"
-        return self._moto.get_host_and_port()[1]
+        return _started(self._lambda_api).url
 
     @property
     def moto_url(self) -> str:
-        return f"http://{self.host}:{self.moto_port}"
+        """moto's server (every AWS service of the stack): boto3's endpoint_url."""
+        host, port = _started(self._moto).get_host_and_port()
+        return f"http://{self.host}:{port}"
 
     @property
     def supplier_stub_url(self) -> str:
-        assert self.supplier_stub is not None, "start() first"
-        return self.supplier_stub.url
+        return _started(self.supplier_stub).url
 
     @property
     def tenant_stub_url(self) -> str:
-        assert self.tenant_stub is not None, "start() first"
-        return self.tenant_stub.url
+        return _started(self.tenant_stub).url
 
     def client(self, service: str):
         """A boto3 client on this stack's moto (fake credentials)."""

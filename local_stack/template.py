@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -300,18 +301,22 @@ class ScheduledEvent:
         return rate_seconds(self.expression)
 
 
+def function_events(template: dict[str, Any], *types: str) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(function logical id, event name, event type, event properties) of every function event of one of ``types``."""
+    for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
+        for name, event in (res["Properties"].get("Events") or {}).items():
+            if event["Type"] in types:
+                yield logical_id, name, event["Type"], event.get("Properties") or {}
+
+
 def scheduled_events(template: dict[str, Any] | None = None) -> list[ScheduledEvent]:
     template = template or load_template()
     found = []
-    for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
-        for name, event in (res["Properties"].get("Events") or {}).items():
-            if event["Type"] not in ("Schedule", "ScheduleV2"):
-                continue
-            props = event.get("Properties") or {}
-            enabled = props.get("Enabled", True) is not False and str(props.get("State", "ENABLED")).upper() != "DISABLED"
-            input_ = props.get("Input")
-            found.append(ScheduledEvent(logical_id, name, event["Type"], str(props["ScheduleExpression"]), enabled,
-                                        input_ if isinstance(input_, str) else None))
+    for logical_id, name, kind, props in function_events(template, "Schedule", "ScheduleV2"):
+        enabled = props.get("Enabled", True) is not False and str(props.get("State", "ENABLED")).upper() != "DISABLED"
+        input_ = props.get("Input")
+        found.append(ScheduledEvent(logical_id, name, kind, str(props["ScheduleExpression"]), enabled,
+                                    input_ if isinstance(input_, str) else None))
     return found
 
 
@@ -378,17 +383,13 @@ def sqs_event_sources(template: dict[str, Any] | None = None) -> list[SqsEventSo
     """Every function event of ``Type: SQS``, as Lambda's event source mapping would read it."""
     template = template or load_template()
     found = []
-    for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
-        for name, event in (res["Properties"].get("Events") or {}).items():
-            if event["Type"] != "SQS":
-                continue
-            props = event.get("Properties") or {}
-            found.append(SqsEventSource(
-                function=logical_id, name=name, queue=_logical_id_of(props["Queue"], "Arn"),
-                batch_size=int(props.get("BatchSize", 10)),
-                batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-                report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
-            ))
+    for logical_id, name, _kind, props in function_events(template, "SQS"):
+        found.append(SqsEventSource(
+            function=logical_id, name=name, queue=_logical_id_of(props["Queue"], "Arn"),
+            batch_size=int(props.get("BatchSize", 10)),
+            batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
+        ))
     return found
 
 
@@ -396,20 +397,16 @@ def stream_event_sources(template: dict[str, Any] | None = None) -> list[StreamE
     """Every function event of ``Type: DynamoDB`` (a table's stream)."""
     template = template or load_template()
     found = []
-    for logical_id, res in resources_of_type(template, "AWS::Serverless::Function").items():
-        for name, event in (res["Properties"].get("Events") or {}).items():
-            if event["Type"] != "DynamoDB":
-                continue
-            props = event.get("Properties") or {}
-            found.append(StreamEventSource(
-                function=logical_id, name=name, table=_logical_id_of(props["Stream"], "StreamArn"),
-                starting_position=str(props.get("StartingPosition", "LATEST")).upper(),
-                batch_size=int(props.get("BatchSize", 100)),
-                batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-                maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
-                bisect_batch_on_function_error=bool(props.get("BisectBatchOnFunctionError", False)),
-                on_failure_queue=_on_failure_queue(props),
-                report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
-            ))
+    for logical_id, name, _kind, props in function_events(template, "DynamoDB"):
+        found.append(StreamEventSource(
+            function=logical_id, name=name, table=_logical_id_of(props["Stream"], "StreamArn"),
+            starting_position=str(props.get("StartingPosition", "LATEST")).upper(),
+            batch_size=int(props.get("BatchSize", 100)),
+            batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
+            bisect_batch_on_function_error=bool(props.get("BisectBatchOnFunctionError", False)),
+            on_failure_queue=_on_failure_queue(props),
+            report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
+        ))
     return found

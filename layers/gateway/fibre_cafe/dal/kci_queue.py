@@ -7,32 +7,16 @@ see logic/apply_kci.py for why a held KCI's deadline is a delayed message on thi
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
+from fibre_cafe.dal.sqs_queue import SqsQueue
 from fibre_cafe.models.kci import KciEnvelope
 
-if TYPE_CHECKING:
-    from fibre_cafe.dal.aws_clients import SqsClient
 
-
-class KciQueue:
-    def __init__(self, client: SqsClient, queue_url: str):
-        self.client = client
-        self.url = queue_url
-
+class KciQueue(SqsQueue):
     def send(self, envelope: KciEnvelope) -> str:
-        answer = self.client.send_message(
-            QueueUrl=self.url,
-            MessageBody=envelope.model_dump_json(),
-            MessageAttributes={"supplier": {"DataType": "String", "StringValue": envelope.supplier}},
-        )
-        return str(answer["MessageId"])
+        return self._send(envelope.model_dump_json(),
+                          MessageAttributes={"supplier": {"DataType": "String", "StringValue": envelope.supplier}})
 
     def schedule_hold_expiry(self, order_id: int, delay_seconds: int) -> str:
         """A timer: the processor looks at ``order_id``'s held KCIs again in ``delay_seconds`` (SQS: at most 900)."""
-        answer = self.client.send_message(
-            QueueUrl=self.url,
-            MessageBody=json.dumps({"holdExpiry": {"orderId": order_id}}),
-            DelaySeconds=max(0, min(900, int(delay_seconds))),
-        )
-        return str(answer["MessageId"])
+        return self._send(json.dumps({"holdExpiry": {"orderId": order_id}}), DelaySeconds=max(0, min(900, int(delay_seconds))))
