@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+# What the use cases take as their clock (utc_now, or a test's fixed or advancing time).
+Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:

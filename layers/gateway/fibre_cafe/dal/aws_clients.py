@@ -15,6 +15,7 @@ from botocore.config import Config
 # client a parameter takes; modules that only annotate with them import them under TYPE_CHECKING (no import cost).
 DynamoDBClient: TypeAlias = Any
 SqsClient: TypeAlias = Any
+DynamoDBStreamsClient: TypeAlias = Any
 SecretsManagerClient: TypeAlias = Any
 
 # API Gateway gives a request 29 s; a tenant should get a 503 long before that.

@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 
+from fibre_cafe.dal.errors import UnknownPartner
 from fibre_cafe.dal.partner_client import (
     CONNECT_TIMEOUT_SECONDS,
     PARTNER_CALL_DEADLINE_SECONDS,
@@ -31,7 +32,6 @@ from fibre_cafe.dal.partner_client import (
     PartnerClient,
     is_transient_status,
 )
-from fibre_cafe.dal.errors import UnknownPartner
 from fibre_cafe.dal.supplier_directory import SupplierDirectory
 from fibre_cafe.domain import supplier_answers
 from fibre_cafe.domain.supplier_answers import SupplierAnswer

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from fibre_cafe.domain.errors import KciRejected
 from fibre_cafe.models.cancellation import CancellationStatus
@@ -66,19 +67,19 @@ class KciPlan:
     effect: CancellationEffect | None
     outcome: str = KciOutcomeKind.APPLIED
     # For CONTRADICTS: the decided cancellation it contradicts ({"cancellationId", "status"}).
-    contradicts: dict | None = None
+    contradicts: dict[str, Any] | None = None
 
     @property
     def applied(self) -> bool:
         return self.outcome == KciOutcomeKind.APPLIED
 
-    def without_effect(self) -> "KciPlan":
+    def without_effect(self) -> KciPlan:
         """The plan when the cancellation turned out not to be movable (already decided the same way)."""
         if self.effect is None:
             return self
         return replace(self, effect=None, order_after=_order_after(self.kci, self.supplier, self.order_before, None))
 
-    def recorded_only(self, outcome: str, contradicts: dict | None = None) -> "KciPlan":
+    def recorded_only(self, outcome: str, contradicts: dict[str, Any] | None = None) -> KciPlan:
         """The KCI is kept in the order's history and changes nothing else; its place in the sequence is passed."""
         before = self.order_before
         if before is None:  # cannot happen for a contradiction (a decided cancellation has its order)
@@ -136,7 +137,7 @@ def _order_after(kci: SupplierKci, supplier: str, before: Order | None, effect: 
         lastSequenceNumber=0,
         version=0,
     )
-    updates: dict = {"version": base.version + 1}
+    updates: dict[str, Any] = {"version": base.version + 1}
     if kci.sequenceNumber > base.lastSequenceNumber:
         supplier_status = OrderStatus.CANCELLED.value if kci.reasonCode is KciReasonCode.CANCELLED else entity.status
         updates.update(
@@ -170,6 +171,12 @@ def plan_kci(kci: SupplierKci, supplier: str, order: Order | None, new_id: Calla
         if order.orderType is not kci.order_type:
             raise KciRejected(f"Order {order.id} is a {order.orderType.value} order, not {kci.order_type.value}")
     effect = _effect(kci, order, new_id)
-    if effect is not None and not effect.named and order is not None and order.openCancellationId is None and order.lastCancellationId is None:
+    if (
+        effect is not None
+        and not effect.named
+        and order is not None
+        and order.openCancellationId is None
+        and order.lastCancellationId is None
+    ):
         effect = None
     return KciPlan(kci=kci, supplier=supplier, order_before=order, order_after=_order_after(kci, supplier, order, effect), effect=effect)

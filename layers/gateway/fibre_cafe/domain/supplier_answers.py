@@ -13,7 +13,7 @@ these; the dispatcher (logic/dispatch_cancellation.py) acts on it:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorCode
@@ -21,7 +21,7 @@ from fibre_cafe.models.errors import ErrorCode
 SUPPLIER_MESSAGE_PREFIX = "The supplier API returned the following message: "
 
 
-class AnswerKind(str, Enum):
+class AnswerKind(StrEnum):
     DECIDED = "DECIDED"  # the supplier gave a definite answer (COMPLETED, PENDING, REJECTED)
     FAILED = "FAILED"  # not retryable: FAILED_TO_SEND now
     TRANSIENT = "TRANSIENT"  # retry with backoff, FAILED_TO_SEND when the attempts are spent

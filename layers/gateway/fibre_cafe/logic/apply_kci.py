@@ -43,14 +43,15 @@ cancellation to learn why).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.aws_errors import error_code
 from fibre_cafe.dal.errors import CancellationNotMovable, DuplicateKci, RetryLater
 from fibre_cafe.dal.gateway_store import GatewayStore
@@ -91,7 +92,7 @@ def _no_hold(_supplier: str) -> int:
 
 
 class ApplyKci:
-    def __init__(self, store: GatewayStore, clock: Callable = utc_now, max_attempts: int = 6,
+    def __init__(self, store: GatewayStore, clock: Clock = utc_now, max_attempts: int = 6,
                  hold_window: Callable[[str], int] = _no_hold, timers: HoldTimers | None = None,
                  new_id: Callable[[], str] = new_id):
         self.store = store
@@ -151,7 +152,7 @@ class ApplyKci:
         return KciOutcome(str(kci.id), kci.order.id, duplicate=False, effect=plan.effect, kind=plan.outcome), plan.order_after
 
     def _apply(self, plan: KciPlan, kci: SupplierKci, envelope: KciEnvelope, now: str, *, missing: list[int] | None = None,
-               released: dict | None = None) -> KciPlan:
+               released: dict[str, Any] | None = None) -> KciPlan:
         """Write the plan (with the tenant KCI reporting it); when the cancellation update is refused, learn why
         and write what is left. ``released``: the held item this KCI came from (deleted in the same write)."""
         try:
@@ -160,8 +161,8 @@ class ApplyKci:
             return self._write(self._after_refusal(plan), kci, envelope, now, missing, released)
 
     def _write(self, plan: KciPlan, kci: SupplierKci, envelope: KciEnvelope, now: str, missing: list[int] | None,
-               released: dict | None) -> KciPlan:
-        extra: list[dict] = []
+               released: dict[str, Any] | None) -> KciPlan:
+        extra: list[dict[str, Any]] = []
         if released is not None:
             extra.append(self.store.orders.held_delete(kci.order.id, kci.sequenceNumber, str(kci.id)))
             after = plan.order_after
@@ -220,7 +221,7 @@ class ApplyKci:
 
     def _hold(self, kci: SupplierKci, envelope: KciEnvelope, order: Order, now: datetime, window: int) -> None:
         deadline = iso(now + timedelta(seconds=window))
-        updates: dict = {"version": order.version + 1, "heldKcis": order.heldKcis + 1}
+        updates: dict[str, Any] = {"version": order.version + 1, "heldKcis": order.heldKcis + 1}
         if order.holdTimerUntil is None or order.holdTimerUntil <= iso(now):
             if self.timers is None:
                 raise RuntimeError("ApplyKci was built without hold-expiry timers")
@@ -251,7 +252,7 @@ class ApplyKci:
                 return released
             held = self.store.orders.held(order_id)
             now = self.clock()
-            remaining: list[dict] = []
+            remaining: list[dict[str, Any]] = []
             for index, item in enumerate(held):
                 envelope = KciEnvelope.model_validate_json(item["envelope"])
                 went = self._release(item, envelope, order, now)
@@ -269,7 +270,7 @@ class ApplyKci:
         return retry_conflicts(attempt, self.max_attempts * 2, give_up=lambda: RetryLater(
             f"order {order_id} kept changing while releasing its held KCIs"))
 
-    def _release(self, item: dict, envelope: KciEnvelope, order: Order, now: datetime) -> Order | None:
+    def _release(self, item: dict[str, Any], envelope: KciEnvelope, order: Order, now: datetime) -> Order | None:
         """Release one held KCI if its turn has come; the order after it (None: it must wait)."""
         sequence, expected = int(item["sequenceNumber"]), order.lastSequenceNumber + 1
         if sequence > expected and item["heldUntil"] > iso(now):
@@ -299,7 +300,7 @@ class ApplyKci:
             self._report_gap(kci, missing, "the hold window passed")
         return plan.order_after
 
-    def _refuse_held(self, item: dict, envelope: KciEnvelope, order: Order, now: datetime, reason: str) -> Order:
+    def _refuse_held(self, item: dict[str, Any], envelope: KciEnvelope, order: Order, now: datetime, reason: str) -> Order:
         """A held KCI that can no longer apply: kept in the history with the reason (outcome REFUSED), released,
         counted, logged as an error, so it never blocks its order's sequence and is never silently lost."""
         entry = {
@@ -318,7 +319,7 @@ class ApplyKci:
                      extra={"kci_id": item["kciId"], "order_id": order.id, "kci_sequence": item["sequenceNumber"], "reason": reason})
         return after
 
-    def _rearm(self, order: Order, remaining: list[dict], now: datetime) -> None:
+    def _rearm(self, order: Order, remaining: list[dict[str, Any]], now: datetime) -> None:
         """KCIs still wait: make sure a timer fires at the earliest deadline among them."""
         earliest = min(item["heldUntil"] for item in remaining)
         # A pending timer that fires first will look again. Not the one firing now: a timer may arrive a moment
@@ -342,7 +343,7 @@ class ApplyKci:
 
     @staticmethod
     def _history_entry(kci: SupplierKci, envelope: KciEnvelope, outcome: str, plan: KciPlan | None, *,
-                       missing: list[int] | None = None, released: dict | None = None) -> dict:
+                       missing: list[int] | None = None, released: dict[str, Any] | None = None) -> dict[str, Any]:
         effect = plan.effect if plan is not None else None
         entry = {
             "outcome": outcome,

@@ -13,11 +13,11 @@ again; after repeated failures it is marked FAILED_TO_SEND, visibly. It is never
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.id_allocator import BlockIdAllocator
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
@@ -27,6 +27,7 @@ from fibre_cafe.domain.errors import ConcurrentUpdate
 from fibre_cafe.domain.order_rules import check_cancellable
 from fibre_cafe.logic import idempotency
 from fibre_cafe.models.cancellation import ServiceOrderCancellationRequest
+from fibre_cafe.models.order import Order
 from fibre_cafe.models.records import CancellationRecord, StoredResponse
 from fibre_cafe.observability import count
 
@@ -49,7 +50,7 @@ class CreateCancellation:
         store: GatewayStore,
         ids: BlockIdAllocator,
         queue: SupplierRequestsQueue,
-        clock: Callable = utc_now,
+        clock: Clock = utc_now,
         max_attempts: int = 4,
     ):
         self.store = store
@@ -76,13 +77,15 @@ class CreateCancellation:
             return idempotency.replay(stored, request_fingerprint)
 
         check_cancellable(order, ctx.tenant, request)
+        assert order is not None  # check_cancellable raised NotFound for a missing order
         record, response = self._new_cancellation(request, ctx, order, request_fingerprint, now)
         self.store.create_cancellation(record, order, response, now_epoch)
         self._forward(record)
         count("CancellationsAccepted", reasonCode=record.reasonCode.value)
         return response
 
-    def _new_cancellation(self, request, ctx, order, request_fingerprint, now) -> tuple[CancellationRecord, StoredResponse]:
+    def _new_cancellation(self, request: ServiceOrderCancellationRequest, ctx: RequestContext, order: Order, request_fingerprint: str,
+                          now: datetime) -> tuple[CancellationRecord, StoredResponse]:
         stamp = iso(now)
         record = CancellationRecord(
             id=self.ids.next_id(),
@@ -115,7 +118,7 @@ class CreateCancellation:
     def _forward(self, record: CancellationRecord) -> None:
         try:
             self.queue.send(record.supplier_request_message())
-        except Exception:  # noqa: BLE001 - the record is safe; the sweeper forwards it later
+        except Exception:  # the record is safe; the sweeper forwards it later
             logger.exception(
                 "Could not queue cancellation for the supplier; the forwarding sweeper will resend it",
                 extra={"cancellation_id": record.id},

@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from enum import Enum
-from typing import Callable
+from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
-from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.dynamodb_codec import from_item
+from fibre_cafe.dal.errors import UnknownPartner
 from fibre_cafe.dal.oauth2_tokens import TokenCache
 from fibre_cafe.dal.partner_client import CallFailure, PartnerClient, PartnerReply, RetryPolicy
-from fibre_cafe.dal.errors import UnknownPartner
 from fibre_cafe.dal.partner_directory import PartnerDirectory
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox, outbox_key
 from fibre_cafe.models.tenant_kci import DeliveryStatus, TenantKciMessage
@@ -41,7 +40,7 @@ logger = Logger(child=True)
 __all__ = ["DeliverTenantKci", "DeliveryResult", "DeliverySettings"]
 
 
-class DeliveryResult(str, Enum):
+class DeliveryResult(StrEnum):
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
     ALREADY_DONE = "ALREADY_DONE"
@@ -58,7 +57,7 @@ class DeliverySettings(RetryPolicy):
 
 class DeliverTenantKci:
     def __init__(self, outbox: TenantKciOutbox, directory: PartnerDirectory, client: PartnerClient | None = None,
-                 settings: DeliverySettings | None = None, clock: Callable = utc_now):
+                 settings: DeliverySettings | None = None, clock: Clock = utc_now):
         self.outbox = outbox
         self.directory = directory
         self.client = client or PartnerClient()

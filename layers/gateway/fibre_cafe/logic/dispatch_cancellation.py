@@ -11,27 +11,26 @@ Exactly-once toward the supplier, as far as a queue allows:
 
 Transient failures (timeouts, connection errors, 5xx, unreadable answers) release the lease and
 raise ``RetryLater`` (dal/partner_client.py: exponential backoff with full jitter): the handler hides
-the message for that backoff and reports it failed, so the queue redelivers it. After ``max_attempts`` the cancellation becomes FAILED_TO_SEND with
-SUPPLIER_TIMED_OUT or SUPPLIER_FAULT, which operators can redrive.
+the message for that backoff and reports it failed, so the queue redelivers it. After ``max_attempts`` the
+cancellation becomes FAILED_TO_SEND with SUPPLIER_TIMED_OUT or SUPPLIER_FAULT, which operators can redrive.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
-from typing import Callable
+from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
-from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.errors import RetryLater, StaleRecord
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.partner_client import RetryPolicy
 from fibre_cafe.dal.supplier_api import SupplierApi
-from fibre_cafe.logic.record_outcome import store_outcome
 from fibre_cafe.domain import cancellation_state_machine
 from fibre_cafe.domain.supplier_answers import AnswerKind, SupplierAnswer
+from fibre_cafe.logic.record_outcome import store_outcome
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody
 from fibre_cafe.models.records import CancellationRecord, SupplierRequestMessage
@@ -42,7 +41,7 @@ logger = Logger(child=True)
 DISPATCHABLE = frozenset({CancellationStatus.RECEIVED_BY_GATEWAY, CancellationStatus.FAILED_TO_SEND})
 
 
-class DispatchResult(str, Enum):
+class DispatchResult(StrEnum):
     ALREADY_ANSWERED = "ALREADY_ANSWERED"
     COMPLETED = "COMPLETED"
     PENDING = "PENDING"
@@ -61,7 +60,7 @@ class DispatchSettings(RetryPolicy):
 
 
 class DispatchCancellation:
-    def __init__(self, store: GatewayStore, supplier_api: SupplierApi, settings: DispatchSettings | None = None, clock: Callable = utc_now):
+    def __init__(self, store: GatewayStore, supplier_api: SupplierApi, settings: DispatchSettings | None = None, clock: Clock = utc_now):
         self.store = store
         self.supplier_api = supplier_api
         self.settings = settings or DispatchSettings()
@@ -74,7 +73,9 @@ class DispatchCancellation:
             # Should never happen (the record is written before the message is sent): retried, then dead-lettered.
             raise RetryLater(f"cancellation {message.cancellationId} is not stored", self.settings.backoff_base_seconds)
         if not self._dispatchable(record, message):
-            logger.info("Cancellation already answered; supplier not called", extra={"cancellation_id": record.id, "status": record.status.value})
+            logger.info(
+                "Cancellation already answered; supplier not called", extra={"cancellation_id": record.id, "status": record.status.value}
+            )
             return DispatchResult.ALREADY_ANSWERED
         now = self.clock()
         if record.dispatchLeaseUntil and record.dispatchLeaseUntil > iso(now):
@@ -93,7 +94,10 @@ class DispatchCancellation:
             raise RetryLater(f"cancellation {record.id} changed while claiming it", 1) from None
 
         answer = self.supplier_api.request_cancellation(message)
-        logger.info("Supplier answered", extra={"cancellation_id": record.id, "supplier_http_status": answer.http_status, "answer": answer.kind.value})
+        logger.info(
+            "Supplier answered",
+            extra={"cancellation_id": record.id, "supplier_http_status": answer.http_status, "answer": answer.kind.value},
+        )
         return self._record(record, answer)
 
     @staticmethod
@@ -124,12 +128,16 @@ class DispatchCancellation:
                     f"supplier answer was transient ({answer.error_code}); attempt {record.dispatchAttempts}", record.dispatchAttempts)
 
             # Not retryable, or the attempts are spent.
+            assert answer.error_code is not None  # every TRANSIENT or FAILED answer names its error (domain/supplier_answers.py)
             error = ErrorBody.new(answer.error_code, answer.messages)
             failed = record.model_copy(update={**base, "status": CancellationStatus.FAILED_TO_SEND, "error": error})
             if record.status is not CancellationStatus.FAILED_TO_SEND:
                 cancellation_state_machine.transition(record.status, CancellationStatus.FAILED_TO_SEND)
             self._store_outcome(failed, record.version, now)
-            logger.error("Cancellation FAILED_TO_SEND", extra={"cancellation_id": record.id, "error_uuid": error.uuid, "error_code": error.code.value})
+            logger.error(
+                "Cancellation FAILED_TO_SEND",
+                extra={"cancellation_id": record.id, "error_uuid": error.uuid, "error_code": error.code.value},
+            )
             return DispatchResult.FAILED_TO_SEND
         except StaleRecord:
             # A KCI decided the cancellation while we were calling the supplier: that answer stands.
@@ -139,7 +147,7 @@ class DispatchCancellation:
             contradicts = (current is not None and answer.kind is AnswerKind.DECIDED and answer.status is not None
                            and current.status in cancellation_state_machine.TERMINAL
                            and answer.status in cancellation_state_machine.TERMINAL and answer.status is not current.status)
-            if contradicts:
+            if contradicts and current is not None and answer.status is not None:  # (the same test, narrowed for mypy)
                 count("SupplierAnswerContradictions")
                 logger.warning("The supplier's answer contradicts the cancellation's decided status; not applied",
                                extra={"cancellation_id": record.id, "order_id": record.orderId, "status": current.status.value,

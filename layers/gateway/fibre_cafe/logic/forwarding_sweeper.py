@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
-from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.errors import StaleRecord
 from fibre_cafe.dal.gateway_store import GatewayStore
@@ -47,7 +47,7 @@ def sweep(
     queue: SupplierRequestsQueue,
     quiet_period: timedelta = DEFAULT_QUIET_PERIOD,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    clock=utc_now,
+    clock: Clock = utc_now,
     store: GatewayStore | None = None,
 ) -> SweepReport:
     """One sweep. With ``store``, a cancellation given up on is recorded with its order and the tenant's ERROR KCI."""
@@ -72,7 +72,9 @@ def sweep(
                     store_outcome(store, failed, record.version, iso(now))  # with its order and the tenant's ERROR KCI
                 else:
                     table.replace(failed, expected_version=record.version)
-                logger.error("Cancellation marked FAILED_TO_SEND by the sweeper", extra={"cancellation_id": record.id, "error_uuid": error.uuid})
+                logger.error(
+                    "Cancellation marked FAILED_TO_SEND by the sweeper", extra={"cancellation_id": record.id, "error_uuid": error.uuid}
+                )
                 report.failed_to_send.append(record.id)
                 continue
             record = table.record_forward_attempt(record, iso(now))
@@ -81,7 +83,7 @@ def sweep(
             continue
         try:
             queue.send(record.supplier_request_message())
-        except Exception:  # noqa: BLE001 - counted as an attempt; the next sweep tries again
+        except Exception:  # counted as an attempt; the next sweep tries again
             logger.exception("Sweeper could not queue cancellation", extra={"cancellation_id": record.id})
             continue
         logger.info("Sweeper re-queued cancellation", extra={"cancellation_id": record.id, "attempt": record.forwardAttempts})

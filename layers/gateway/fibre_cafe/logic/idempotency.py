@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TypeGuard
 
 from fibre_cafe.domain.errors import InvalidRequest
 from fibre_cafe.models.cancellation import ServiceOrderCancellationRequest
@@ -35,5 +36,5 @@ def replay(stored: StoredResponse, request_fingerprint: str) -> StoredResponse:
     return stored
 
 
-def is_live(stored: StoredResponse | None, now_epoch: int) -> bool:
+def is_live(stored: StoredResponse | None, now_epoch: int) -> TypeGuard[StoredResponse]:
     return stored is not None and stored.expiresAt >= now_epoch

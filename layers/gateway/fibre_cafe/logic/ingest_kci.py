@@ -14,7 +14,7 @@ Round trips: GetItem (the order; BatchGetItem with the named cancellation), PutI
 
 from __future__ import annotations
 
-from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.dynamodb_codec import from_item
 from fibre_cafe.dal.errors import KciIdTaken
 from fibre_cafe.dal.kci_ids import KciIngestStore, kci_fingerprint
@@ -27,7 +27,7 @@ from fibre_cafe.models.order import Order
 
 
 def ingest_kci(store: KciIngestStore, queue: KciQueue, kci: SupplierKci, supplier: str, request_id: str,
-               conversation_id: str | None, clock=utc_now) -> KciEnvelope:
+               conversation_id: str | None, clock: Clock = utc_now) -> KciEnvelope:
     order_item, cancellation_item = store.read(kci.order.id, kci.serviceOrderCancellationId)
     order = Order.model_validate(from_item(order_item)) if order_item else None
     try:

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
 from fibre_cafe.observability import count
@@ -37,7 +36,7 @@ class OutboxSweepReport:
 
 
 def sweep_outbox(outbox: TenantKciOutbox, queue: TenantUpdatesQueue, after: timedelta = DEFAULT_AFTER,
-                 clock: Callable = utc_now, limit: int = 1000) -> OutboxSweepReport:
+                 clock: Clock = utc_now, limit: int = 1000) -> OutboxSweepReport:
     report = OutboxSweepReport()
     for item in outbox.pending_before(iso(clock() - after)):
         if len(report.relayed) + len(report.failed) >= limit:
@@ -47,7 +46,7 @@ def sweep_outbox(outbox: TenantKciOutbox, queue: TenantUpdatesQueue, after: time
         name = f"{item['orderId']['N']}/{item['sk']['S'].rsplit('#', 1)[-1].lstrip('0')}"
         try:
             queue.send(TenantKciOutbox.message_from_item(item))
-        except Exception:  # noqa: BLE001 - one unreadable item must not stop the sweep; it is reported
+        except Exception:  # one unreadable item must not stop the sweep; it is reported
             logger.exception("Outbox item could not be re-relayed", extra={"outbox_item": name})
             report.failed.append(name)
             continue

@@ -10,7 +10,9 @@ from fibre_cafe.ids import new_id
 from fibre_cafe.models.records import CancellationRecord
 
 
-def store_outcome(store: GatewayStore, record: CancellationRecord, expected_version: int, now: str, attempts: int = 5) -> CancellationRecord:
+def store_outcome(
+    store: GatewayStore, record: CancellationRecord, expected_version: int, now: str, attempts: int = 5
+) -> CancellationRecord:
     """Write a cancellation's new state with its order and the tenant KCI reporting it (domain/cancellation_outcomes.py).
 
     Re-reads the order when it changed in between (a KCI, another cancellation's answer); when it keeps changing,

@@ -7,25 +7,33 @@ locally through ``python -m local_stack.redrive`` against the local stack's moto
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from fibre_cafe.clock import iso, utc_now
+from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.errors import StaleRecord
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.models.cancellation import CancellationStatus
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBStreamsClient, SqsClient
+    from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
 
 logger = Logger(child=True)
 
 
 @dataclass
 class RedriveReport:
-    redriven: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
+    # Cancellation ids (FAILED_TO_SEND), message ids (dead letters), or {"messageId", ...} notes (relay failures).
+    redriven: list[Any] = field(default_factory=list)
+    skipped: list[Any] = field(default_factory=list)
 
 
-def redrive_failed_to_send(table: CancellationsTable, queue: SupplierRequestsQueue, ids: list[int] | None = None, clock=utc_now) -> RedriveReport:
+def redrive_failed_to_send(
+    table: CancellationsTable, queue: SupplierRequestsQueue, ids: list[int] | None = None, clock: Clock = utc_now
+) -> RedriveReport:
     """Give FAILED_TO_SEND cancellations (all, or ``ids``) a fresh set of dispatch attempts and queue them again.
 
     The cancellation stays FAILED_TO_SEND until the supplier answers (state model: FAILED_TO_SEND ->
@@ -40,7 +48,9 @@ def redrive_failed_to_send(table: CancellationsTable, queue: SupplierRequestsQue
             continue
         try:
             record = table.replace(
-                record.model_copy(update={"dispatchAttempts": 0, "forwardAttempts": 0, "dispatchLeaseUntil": None, "updatedAt": iso(clock())}),
+                record.model_copy(
+                    update={"dispatchAttempts": 0, "forwardAttempts": 0, "dispatchLeaseUntil": None, "updatedAt": iso(clock())}
+                ),
                 expected_version=record.version,
             )
         except StaleRecord:
@@ -52,7 +62,7 @@ def redrive_failed_to_send(table: CancellationsTable, queue: SupplierRequestsQue
     return report
 
 
-def redrive_dead_letters(sqs, dead_letter_queue_url: str, target_queue_url: str, max_messages: int = 1000) -> RedriveReport:
+def redrive_dead_letters(sqs: SqsClient, dead_letter_queue_url: str, target_queue_url: str, max_messages: int = 1000) -> RedriveReport:
     """Move messages from a dead-letter queue back to its source queue (body and attributes unchanged)."""
     report = RedriveReport()
     while len(report.redriven) < max_messages:
@@ -75,8 +85,14 @@ def redrive_dead_letters(sqs, dead_letter_queue_url: str, target_queue_url: str,
     return report
 
 
-def redrive_relay_failures(sqs, failures_url: str, streams, queue, max_messages: int = 1000,
-                           orders_table: str | None = None) -> RedriveReport:
+def redrive_relay_failures(
+    sqs: SqsClient,
+    failures_url: str,
+    streams: DynamoDBStreamsClient,
+    queue: TenantUpdatesQueue,
+    max_messages: int = 1000,
+    orders_table: str | None = None,
+) -> RedriveReport:
     """Replay the stream records the tenant-KCI relay gave up on (its stream mapping's on-failure queue).
 
     Each message describes a batch (Lambda's ``DDBStreamBatchInfo``: stream, shard, first and last sequence
