@@ -67,9 +67,7 @@ def measure() -> dict:
         for name, request_id, order_id, expected in cases:
             answer = api.lambda_handler(post_event(request_id, order_id), lambda_context("bench"))
             assert answer["statusCode"] == expected, answer
-            refill = api.deps.create_cancellation.ids._refill  # noqa: SLF001 - let a background refill finish before counting
-            if refill is not None:
-                refill.exception(timeout=10)
+            api.deps.ids.settle()  # let a background refill finish before counting
             results[name] = {**summarise(log.take_calls(), caller), "target": POST_TARGET}
             answers.setdefault(request_id, []).append(answer["body"])
         assert answers["req-1"][0] == answers["req-1"][1], "the replay answered differently"

@@ -21,7 +21,7 @@ What differs from in-process, as in AWS: only the variables that template.yaml d
 function (SAM CLI drops the rest; LOCAL_FUNCTION_ENV can only change declared ones). The partners come
 from the partner registry the stack seeds in moto, with the stubs at the address they listen on (the
 gateway), as for the in-process functions. ``LOCAL_SUPPLIER_READ_TIMEOUT`` cannot reach the
-dispatcher's client and is refused.
+dispatcher (its setting SUPPLIER_READ_TIMEOUT_SECONDS is not a template variable) and is refused.
 """
 
 from __future__ import annotations

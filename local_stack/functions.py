@@ -91,11 +91,10 @@ class WorkerSetup:
     memory_size: int
     region: str
     env: dict[str, str]  # the whole environment of the worker process
-    hooks: list[tuple[str, tuple]] = field(default_factory=list)  # ("module:function", args), run on the handler module
 
     def message(self) -> dict[str, Any]:
         return {"function_name": self.function_name, "paths": self.paths, "module": self.module, "attribute": self.attribute,
-                "memory_size": self.memory_size, "region": self.region, "hooks": self.hooks}
+                "memory_size": self.memory_size, "region": self.region}
 
 
 # A worker writes this line (and the request id) after each invocation's output: see _Worker._relay.
@@ -342,21 +341,19 @@ def put_on_path(directories: list[Path]) -> None:
             sys.path.insert(0, str(directory))
 
 
-def worker_setup(spec: FunctionSpec, region: str, env: dict[str, str], all_function_keys: set[str],
-                 hooks: list[tuple[str, tuple]] | None = None) -> WorkerSetup:
+def worker_setup(spec: FunctionSpec, region: str, env: dict[str, str], all_function_keys: set[str]) -> WorkerSetup:
     """The worker's environment: this process's (the stack's endpoint, credentials, region), without other
     functions' variables, with the function's own on top."""
     base = {key: value for key, value in os.environ.items() if key not in all_function_keys}
     return WorkerSetup(function_name=spec.logical_id, paths=[str(path) for path in (*spec.layer_dirs, spec.code_dir)],
                        module=spec.module, attribute=spec.attribute, memory_size=spec.memory_size, region=region,
-                       env={**base, **env}, hooks=list(hooks or []))
+                       env={**base, **env})
 
 
 def load_functions(logical_ids: list[str], resources: LocalResources, region: str,
                    set_env: Callable[[dict[str, str]], None] = os.environ.update,
                    overrides: dict[str, dict[str, str]] | None = None, containers: Any = None,
                    concurrency: Callable[[str], int] | None = None,
-                   hooks: dict[str, list[tuple[str, tuple]]] | None = None,
                    runner_factory: Callable[[WorkerSetup, int], Runner] = ProcessRunner) -> dict[str, LocalFunction]:
     """Each function with its environment and a runner (workers start on first use, or ``prewarm``).
 
@@ -369,18 +366,10 @@ def load_functions(logical_ids: list[str], resources: LocalResources, region: st
     all_keys = {key for env in envs.values() for key in env}
     for logical_id in logical_ids:
         set_env(envs[logical_id])  # for code in this process that reads them (see the module docstring)
-    clear_env_caches()
     loaded = {}
     for logical_id in logical_ids:
         spec = function_spec(logical_id)
-        setup = worker_setup(spec, region, envs[logical_id], all_keys, (hooks or {}).get(logical_id))
+        setup = worker_setup(spec, region, envs[logical_id], all_keys)
         limit = concurrency(logical_id) if concurrency else DEFAULT_CONCURRENCY
         loaded[logical_id] = LocalFunction(spec=spec, region=region, runner=runner_factory(setup, limit), env=envs[logical_id])
     return loaded
-
-
-def clear_env_caches() -> None:
-    """Caches in the layer that hold environment values read earlier in this process."""
-    identity = sys.modules.get("fibre_cafe.api.identity")
-    if identity is not None:
-        identity.client_principals.cache_clear()

@@ -14,7 +14,7 @@ schedules, the event source pollers (pollers.py: the SQS queues and the orders t
 Local-only knobs (the CLI reads them from the environment, see __main__.py and the README):
 ``visibility_timeout`` replaces the queues' VisibilityTimeout (LOCAL_VISIBILITY_TIMEOUT),
 ``function_env`` adds or replaces function variables (LOCAL_FUNCTION_ENV), ``supplier_read_timeout``
-shortens the dispatcher's read timeout (LOCAL_SUPPLIER_READ_TIMEOUT), ``supplier_stub_timeout`` is
+shortens the dispatcher's read timeout (its setting SUPPLIER_READ_TIMEOUT_SECONDS; LOCAL_SUPPLIER_READ_TIMEOUT), ``supplier_stub_timeout`` is
 how long the supplier stub's TIMEOUT scenario stays silent (SUPPLIER_STUB_TIMEOUT_SECONDS),
 ``function_concurrency`` how many invocations of one function run in parallel, each in a worker
 process of its own (an int for every function or ``{"LogicalId": n}``; LOCAL_FUNCTION_CONCURRENCY;
@@ -39,7 +39,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local_stack.front import FrontServer, Gateway
-from local_stack.functions import DEFAULT_CONCURRENCY, LocalFunction, clear_env_caches, load_functions, put_on_path
+from local_stack.functions import DEFAULT_CONCURRENCY, LocalFunction, load_functions, put_on_path
 from local_stack.moto_patches import moto_fixes
 from local_stack.pollers import SqsPoller, StreamPoller
 from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
@@ -132,7 +132,7 @@ class LocalStack:
         if lambda_runtime not in LAMBDA_RUNTIMES:
             raise ValueError(f"lambda_runtime must be one of {', '.join(LAMBDA_RUNTIMES)}, not {lambda_runtime!r}")
         if lambda_runtime == "containers" and supplier_read_timeout is not None:
-            raise ValueError("supplier_read_timeout cannot reach a function in a container (it is not a template variable)")
+            raise ValueError("supplier_read_timeout cannot reach a function in a container (SUPPLIER_READ_TIMEOUT_SECONDS is not a template variable)")
         self.lambda_runtime = lambda_runtime
         # moto and the stubs listen here: loopback, or (containers) the project's Docker network's gateway address.
         self.requested_host = host
@@ -280,7 +280,7 @@ class LocalStack:
             assert self.docker is not None
             self._containers = ContainerRuntime(self.docker, REGION, endpoint_url=self.moto_url, warm=self.warm_containers)
         self.functions = load_functions(needed, self.resources, REGION, set_env=self._env.update, overrides=self._function_overrides(needed),
-                                        containers=self._containers, concurrency=self._concurrency, hooks=self._worker_hooks(needed))
+                                        containers=self._containers, concurrency=self._concurrency)
         if self.prewarm:
             for function in self.functions.values():
                 runner = getattr(function, "runner", None)  # in-process workers (containers warm up on their own)
@@ -338,6 +338,9 @@ class LocalStack:
         overrides: dict[str, dict[str, str]] = {}
         for logical_id in logical_ids:
             env: dict[str, str] = dict(self.function_env.get(logical_id, {}))
+            if logical_id == "SupplierDispatcherFunction" and self.supplier_read_timeout is not None:
+                # The dispatcher's setting SUPPLIER_READ_TIMEOUT_SECONDS (not a template variable: in-process only).
+                env.setdefault("SUPPLIER_READ_TIMEOUT_SECONDS", str(float(self.supplier_read_timeout)))
             if env:
                 overrides[logical_id] = env
         unknown = sorted(set(self.function_env) - set(logical_ids))
@@ -364,14 +367,6 @@ class LocalStack:
             seed_orders(OrdersTable(self.client("dynamodb"), self.resources.tables["OrdersTable"]))
         self.supplier_stub.reset()
         self.tenant_stub.reset()
-
-    def _worker_hooks(self, logical_ids: list[str]) -> dict[str, list[tuple[str, tuple]]]:
-        """Local only: the dispatcher's read timeout is a constant; each worker of a function that has the
-        dispatcher's supplier client shortens it after import (the others have none: the hook leaves them be)."""
-        if self.supplier_read_timeout is None:
-            return {}
-        return {logical_id: [("local_stack.worker:shorten_supplier_read_timeout", (float(self.supplier_read_timeout),))]
-                for logical_id in logical_ids}
 
     def _concurrency(self, logical_id: str) -> int:
         """Parallel invocations of a function: the stack's setting, capped by the template's reserved concurrency."""
@@ -435,7 +430,6 @@ class LocalStack:
             self._moto = None
         self._patches.close()
         self._env.restore()
-        clear_env_caches()
         with LocalStack._running_lock:
             if LocalStack._running is self:
                 LocalStack._running = None

@@ -7,9 +7,10 @@ credentials, region), in the repository root. ``<fd>`` is its end of a socket pa
 Protocol (``multiprocessing.connection`` messages, pickled):
 
 - stack -> worker, once: ``{"paths": [...], "module": ..., "attribute": ..., "function_name": ...,
-  "memory_size": ..., "region": ..., "hooks": [("module:function", args), ...]}``. The worker puts the
-  paths first on ``sys.path``, imports the handler module (its init, as Lambda's init phase: boto3
-  clients at import), runs the hooks on the module, answers ``("ready", None)`` or
+  "memory_size": ..., "region": ..., }``. The worker puts the paths first on ``sys.path``, imports the
+  handler module (its init, as Lambda's init phase), builds its dependencies from its settings
+  (``deps.build()``, fibre_cafe/wiring.py: what Lambda does on the first invocation, done here so that a
+  prewarmed worker is warm and a bad setting is an init error), answers ``("ready", None)`` or
   ``("init_error", text)``.
 - stack -> worker, per invocation: ``(event_json, request_id, timeout_seconds)``; the answer is
   ``("ok", result_json)`` or ``("error", {"type", "message"})`` (the traceback goes to stderr, as
@@ -32,7 +33,6 @@ import time
 import traceback
 import uuid
 from multiprocessing.connection import Connection
-from typing import Any
 
 END_OF_INVOCATION = "\x00local-stack-end-of-invocation "  # local_stack/functions.py relays output up to it
 
@@ -56,21 +56,6 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def shorten_supplier_read_timeout(module: Any, seconds: float) -> None:
-    """Local only (LOCAL_SUPPLIER_READ_TIMEOUT): the dispatcher's read timeout is a constant
-    (fibre_cafe/dal/supplier_api.py); set it on its client. A module without that client is left as it is
-    (the stack runs the hook in every function's workers; tests/http's TIMEOUT journeys fail if none has it)."""
-    api = getattr(getattr(getattr(module, "deps", None), "dispatch", None), "supplier_api", None)
-    if api is not None and isinstance(getattr(api, "timeout", None), tuple):
-        api.timeout = (api.timeout[0], float(seconds))
-
-
-def _run_hooks(module: Any, hooks: list[tuple[str, tuple]]) -> None:
-    for target, args in hooks:
-        hook_module, _, name = target.partition(":")
-        getattr(importlib.import_module(hook_module), name)(module, *args)
-
-
 def serve(conn: Connection) -> None:
     setup = conn.recv()
     try:
@@ -79,7 +64,9 @@ def serve(conn: Connection) -> None:
                 sys.path.insert(0, path)
         module = importlib.import_module(setup["module"])
         handler = getattr(module, setup["attribute"])
-        _run_hooks(module, setup.get("hooks") or [])
+        build = getattr(getattr(module, "deps", None), "build", None)
+        if callable(build):
+            build()
     except BaseException:  # noqa: BLE001 - an init failure is reported, as Lambda reports Runtime.ImportModuleError
         text = traceback.format_exc()
         sys.stderr.write(f"{setup['function_name']}: init failed\n{text}")

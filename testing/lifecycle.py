@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from testing.events import StreamReader, acknowledge, api_request, make_kci, receive_event
+from testing.functions import release
 from testing.lambda_context import lambda_context
 from testing.stub_servers import ScriptedTenant
 
@@ -197,11 +198,7 @@ class Lifecycle:
 
     def close(self) -> None:
         # A background id-block refill must not outlive this test's moto world.
-        tenant_api = self._modules.get("TenantApiFunction")
-        if tenant_api is not None:
-            refill = getattr(tenant_api.deps.create_cancellation.ids, "_refill", None)
-            if refill is not None:
-                refill.exception(timeout=10)
+        release(*self._modules.values())
 
 
 class TenantWorld(Lifecycle):

@@ -10,13 +10,12 @@ conftest. The moto speed and atomicity patches are autouse for every test.
 
 from __future__ import annotations
 
-import importlib
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from testing import functions
 from testing.aws import cheap_kms_keys, item_level_transaction_backups, moto_world, serialised_moto_requests
 from testing.lifecycle import Lifecycle
 from testing.stub_servers import ScriptedSupplier, ScriptedTenant
@@ -51,24 +50,17 @@ def aws() -> Iterator[Any]:
 
 
 @pytest.fixture
-def load_function(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
-    """Import a template function's handler with its template environment, clients built inside this moto world."""
-    from fibre_cafe.api.identity import client_principals
-    from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
-    from local_stack.template import function_environment, function_spec
+def load_function(aws: Any) -> Iterator[Callable[..., Any]]:
+    """A template function's handler with its template environment (plus ``extra_env``), its dependencies built
+    inside this moto world by the product's factory (testing.functions)."""
+    loaded: list[Any] = []
 
     def load(logical_id: str, **extra_env: str) -> Any:
-        env = function_environment(logical_id, aws)
-        env.update(CLIENT_PRINCIPALS=json.dumps(DEV_CLIENT_PRINCIPALS), **extra_env)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        client_principals.cache_clear()
-        module = importlib.import_module(function_spec(logical_id).module)
-        monkeypatch.setattr(module, "deps", module.Dependencies())
-        return module
+        loaded.append(functions.load_function(logical_id, aws, **extra_env))
+        return loaded[-1]
 
     yield load
-    client_principals.cache_clear()
+    functions.release(*loaded)  # a background id-block refill must not outlive this moto world
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 
 from aws_lambda_powertools import Logger
+from pydantic import Field
 
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
@@ -13,23 +13,30 @@ from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.orders_table import OrdersTable
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.forwarding_sweeper import sweep
+from fibre_cafe.settings import GatewayTables, QueueUrl
+from fibre_cafe.wiring import Wiring
 
 logger = Logger()
 
 
+class Settings(GatewayTables):
+    supplier_requests_queue_url: QueueUrl = Field(alias="SUPPLIER_REQUESTS_QUEUE_URL")
+
+
 class Dependencies:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         dynamodb = dynamodb_client()
-        self.table = CancellationsTable(dynamodb, os.environ["CANCELLATIONS_TABLE_NAME"])
-        self.store = GatewayStore(dynamodb, self.table, OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"]))
-        self.queue = SupplierRequestsQueue(sqs_client(), os.environ["SUPPLIER_REQUESTS_QUEUE_URL"])
+        self.table = CancellationsTable(dynamodb, settings.cancellations_table_name)
+        self.store = GatewayStore(dynamodb, self.table, OrdersTable(dynamodb, settings.orders_table_name))
+        self.queue = SupplierRequestsQueue(sqs_client(), settings.supplier_requests_queue_url)
 
 
-deps = Dependencies()
+deps = Wiring(Settings, Dependencies)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
-    report = asdict(sweep(deps.table, deps.queue, store=deps.store))
+    built = deps()
+    report = asdict(sweep(built.table, built.queue, store=built.store))
     logger.info("Forwarding sweep done", extra=report)
     return report

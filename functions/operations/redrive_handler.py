@@ -8,56 +8,76 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
+from functools import cached_property
 
 from aws_lambda_powertools import Logger
+from pydantic import Field
 
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.redrive import redrive_dead_letters, redrive_failed_to_send, redrive_relay_failures
+from fibre_cafe.settings import GatewayTables, QueueUrl
+from fibre_cafe.wiring import Wiring
 
 logger = Logger()
 
-QUEUES = {
-    "supplier-requests": ("SUPPLIER_REQUESTS_DLQ_URL", "SUPPLIER_REQUESTS_QUEUE_URL"),
-    "kcis": ("KCI_DLQ_URL", "KCI_QUEUE_URL"),
-    "tenant-updates": ("TENANT_UPDATES_DLQ_URL", "TENANT_UPDATES_QUEUE_URL"),
-}
+
+
+class Settings(GatewayTables):
+    supplier_requests_queue_url: QueueUrl = Field(alias="SUPPLIER_REQUESTS_QUEUE_URL")
+    supplier_requests_dlq_url: QueueUrl = Field(alias="SUPPLIER_REQUESTS_DLQ_URL")
+    kci_queue_url: QueueUrl = Field(alias="KCI_QUEUE_URL")
+    kci_dlq_url: QueueUrl = Field(alias="KCI_DLQ_URL")
+    tenant_updates_queue_url: QueueUrl = Field(alias="TENANT_UPDATES_QUEUE_URL")
+    tenant_updates_dlq_url: QueueUrl = Field(alias="TENANT_UPDATES_DLQ_URL")
+    tenant_kci_relay_failures_url: QueueUrl = Field(alias="TENANT_KCI_RELAY_FAILURES_URL")
 
 
 class Dependencies:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.sqs = sqs_client()
-        self.table = CancellationsTable(dynamodb_client(), os.environ["CANCELLATIONS_TABLE_NAME"])
-        self.queue = SupplierRequestsQueue(self.sqs, os.environ["SUPPLIER_REQUESTS_QUEUE_URL"])
+        self.table = CancellationsTable(dynamodb_client(), settings.cancellations_table_name)
+        self.queue = SupplierRequestsQueue(self.sqs, settings.supplier_requests_queue_url)
+        # The operator's queue names -> (dead-letter queue URL, queue URL).
+        self.queues = {
+            "supplier-requests": (settings.supplier_requests_dlq_url, settings.supplier_requests_queue_url),
+            "kcis": (settings.kci_dlq_url, settings.kci_queue_url),
+            "tenant-updates": (settings.tenant_updates_dlq_url, settings.tenant_updates_queue_url),
+        }
+
+    @cached_property
+    def streams(self):
+        """DynamoDB Streams, for the relay's failures only: built on the first such redrive, then kept."""
+        import boto3
+        from botocore.config import Config
+
+        # The regional endpoint (botocore's account-id endpoints are not served by every emulator).
+        return boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
 
 
-deps = Dependencies()
+deps = Wiring(Settings, Dependencies)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
+    built = deps()
+    settings = built.settings
     action = event.get("action")
     if action == "failed-to-send":
         ids = event.get("ids")
-        report = redrive_failed_to_send(deps.table, deps.queue, [int(i) for i in ids] if ids else None)
-    elif action == "dead-letters" and event.get("queue") in QUEUES:
-        dlq_var, queue_var = QUEUES[event["queue"]]
-        report = redrive_dead_letters(deps.sqs, os.environ[dlq_var], os.environ[queue_var], int(event.get("max", 1000)))
+        report = redrive_failed_to_send(built.table, built.queue, [int(i) for i in ids] if ids else None)
+    elif action == "dead-letters" and event.get("queue") in built.queues:
+        dlq_url, queue_url = built.queues[event["queue"]]
+        report = redrive_dead_letters(built.sqs, dlq_url, queue_url, int(event.get("max", 1000)))
     elif action == "relay-failures":
-        import boto3
-
         from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
 
-        from botocore.config import Config
-
-        # The regional endpoint (botocore's account-id endpoints are not served by every emulator).
-        streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
-        report = redrive_relay_failures(deps.sqs, os.environ["TENANT_KCI_RELAY_FAILURES_URL"], streams,
-                                        TenantUpdatesQueue(deps.sqs, os.environ["TENANT_UPDATES_QUEUE_URL"]), int(event.get("max", 1000)),
-                                        orders_table=os.environ["ORDERS_TABLE_NAME"])
+        report = redrive_relay_failures(built.sqs, settings.tenant_kci_relay_failures_url, built.streams,
+                                        TenantUpdatesQueue(built.sqs, settings.tenant_updates_queue_url), int(event.get("max", 1000)),
+                                        orders_table=settings.orders_table_name)
     else:
         raise ValueError('event must be {"action": "failed-to-send"}, {"action": "dead-letters", "queue": '
                          '"supplier-requests"|"kcis"|"tenant-updates"} or {"action": "relay-failures"}')

@@ -6,7 +6,6 @@ Thin: validate (Powertools + fibre_cafe.models.kci), check against the registry 
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 from aws_lambda_powertools import Logger
@@ -14,7 +13,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
-from fibre_cafe.api.identity import use_client_registry
+from pydantic import Field
+
+from fibre_cafe.api.identity import StaticPrincipals
 from fibre_cafe.api.http import TRACE_HEADER_PATTERN, TRACE_HEADER_RULES, build_resolver, documented_responses, resolve
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.kci_ids import KciIngestStore
@@ -22,6 +23,8 @@ from fibre_cafe.dal.kci_queue import KciQueue
 from fibre_cafe.dal.partner_registry import ClientRegistry
 from fibre_cafe.logic.ingest_kci import ingest_kci
 from fibre_cafe.models.kci import KCI_ACCEPTED_VALUES, SupplierKci
+from fibre_cafe.settings import ApiSettings, QueueUrl
+from fibre_cafe.wiring import Wiring
 
 logger = Logger()
 
@@ -34,16 +37,21 @@ app = build_resolver(
 )
 
 
+class Settings(ApiSettings):
+    kci_queue_url: QueueUrl = Field(alias="KCI_QUEUE_URL")
+
+
 class Dependencies:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         dynamodb = dynamodb_client()
-        self.store = KciIngestStore(dynamodb, os.environ["ORDERS_TABLE_NAME"], os.environ["CANCELLATIONS_TABLE_NAME"])
-        self.queue = KciQueue(sqs_client(), os.environ["KCI_QUEUE_URL"])
+        self.store = KciIngestStore(dynamodb, settings.orders_table_name, settings.cancellations_table_name)
+        self.queue = KciQueue(sqs_client(), settings.kci_queue_url)
         # Who each app client is: the partner registry's CLIENT# items (cached per client).
-        use_client_registry(ClientRegistry(dynamodb, os.environ["PARTNER_REGISTRY_TABLE_NAME"]))
+        self.principals = (StaticPrincipals(settings.client_principals) if settings.client_principals
+                           else ClientRegistry(dynamodb, settings.partner_registry_table_name, settings.partner_registry_ttl_seconds))
 
 
-deps = Dependencies()
+deps = Wiring(Settings, Dependencies)
 
 
 @app.post(
@@ -66,7 +74,7 @@ def post_kci(
     caller = app.context["caller"]
     logger.append_keys(x_request_id=x_request_id, x_conversation_id=x_conversation_id, supplier=caller.id,
                        kci_id=str(kci.id), order_id=kci.order.id, cancellation_id=kci.serviceOrderCancellationId)
-    ingest_kci(deps.store, deps.queue, kci, caller.id, x_request_id, x_conversation_id)
+    ingest_kci(deps().store, deps().queue, kci, caller.id, x_request_id, x_conversation_id)
     logger.info("KCI queued", extra={"kci_reason_code": kci.reasonCode.value, "sequence_number": kci.sequenceNumber})
     return Response(status_code=204, body=None, headers={"X-Request-ID": x_request_id})
 
@@ -74,4 +82,4 @@ def post_kci(
 # correlation_id: API Gateway's request id, the requestId of the stage's access log line (README, runbook).
 @logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context) -> dict:
-    return resolve(app, event, context, principal="supplier", max_body_bytes=MAX_BODY_BYTES)
+    return resolve(app, event, context, principal="supplier", max_body_bytes=MAX_BODY_BYTES, principals=deps().principals)

@@ -7,7 +7,6 @@ Thin on purpose: parse and validate (Powertools + the contract models), call one
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 from aws_lambda_powertools import Logger
@@ -15,7 +14,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
-from fibre_cafe.api.identity import use_client_registry
+from pydantic import Field
+
+from fibre_cafe.api.identity import StaticPrincipals
 from fibre_cafe.api.http import (
     JSON_CONTENT_TYPE,
     TRACE_HEADER_PATTERN,
@@ -39,6 +40,8 @@ from fibre_cafe.models.cancellation import (
     ServiceOrderCancellation,
     ServiceOrderCancellationRequest,
 )
+from fibre_cafe.settings import ApiSettings, Count, QueueUrl
+from fibre_cafe.wiring import Wiring
 
 logger = Logger()
 
@@ -56,23 +59,34 @@ app = build_resolver(
 )
 
 
-class Dependencies:
-    """Clients and collaborators, built once per container (tests rebuild them inside moto)."""
+class Settings(ApiSettings):
+    supplier_requests_queue_url: QueueUrl = Field(alias="SUPPLIER_REQUESTS_QUEUE_URL")
+    id_block_size: Count = Field(100, alias="ID_BLOCK_SIZE")
 
-    def __init__(self) -> None:
+
+class Dependencies:
+    """Clients and collaborators, built from the settings once per container (fibre_cafe/wiring.py)."""
+
+    def __init__(self, settings: Settings) -> None:
         dynamodb = dynamodb_client()
-        self.cancellations = CancellationsTable(dynamodb, os.environ["CANCELLATIONS_TABLE_NAME"])
-        self.orders = OrdersTable(dynamodb, os.environ["ORDERS_TABLE_NAME"])
+        self.cancellations = CancellationsTable(dynamodb, settings.cancellations_table_name)
+        self.orders = OrdersTable(dynamodb, settings.orders_table_name)
+        self.ids = BlockIdAllocator(dynamodb, self.cancellations.name, block_size=settings.id_block_size)
         self.create_cancellation = CreateCancellation(
             store=GatewayStore(dynamodb, self.cancellations, self.orders),
-            ids=BlockIdAllocator(dynamodb, self.cancellations.name, block_size=int(os.environ.get("ID_BLOCK_SIZE", "100"))),
-            queue=SupplierRequestsQueue(sqs_client(), os.environ["SUPPLIER_REQUESTS_QUEUE_URL"]),
+            ids=self.ids,
+            queue=SupplierRequestsQueue(sqs_client(), settings.supplier_requests_queue_url),
         )
         # Who each app client is: the partner registry's CLIENT# items (cached per client).
-        use_client_registry(ClientRegistry(dynamodb, os.environ["PARTNER_REGISTRY_TABLE_NAME"]))
+        self.principals = (StaticPrincipals(settings.client_principals) if settings.client_principals
+                           else ClientRegistry(dynamodb, settings.partner_registry_table_name, settings.partner_registry_ttl_seconds))
+
+    def close(self) -> None:
+        """A background id-block refill finishes (or fails) before the clients go away."""
+        self.ids.settle()
 
 
-deps = Dependencies()
+deps = Wiring(Settings, Dependencies)
 
 RequestIdHeader = Annotated[str, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN, description="Unique identifier to identify request and response events across the Fibre Cafe gateway")]
 ConversationIdHeader = Annotated[str, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN, description="Identifier to track message journey across the Fibre Cafe gateway")]
@@ -110,7 +124,7 @@ def create_service_order_cancellation(
 ):
     caller = app.context["caller"]
     logger.append_keys(x_request_id=x_request_id, x_conversation_id=x_conversation_id, tenant=caller.id, order_id=request.orderId)
-    stored = deps.create_cancellation(
+    stored = deps().create_cancellation(
         request,
         RequestContext(
             tenant=caller.id,
@@ -140,11 +154,12 @@ def get_service_order_cancellation(
 ):
     caller = app.context["caller"]
     logger.append_keys(x_request_id=x_request_id, x_conversation_id=x_conversation_id, tenant=caller.id, cancellation_id=id)
-    cancellation = get_cancellation(deps.cancellations, caller.id, id)
+    cancellation = get_cancellation(deps().cancellations, caller.id, id)
     return _json(200, cancellation.to_body(), x_request_id)
 
 
 # correlation_id: API Gateway's request id, the requestId of the stage's access log line (README, runbook).
 @logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context) -> dict:
-    return resolve(app, event, context, principal="tenant", max_body_bytes=MAX_BODY_BYTES, id_parameters=ACCEPTED_IDS)
+    return resolve(app, event, context, principal="tenant", max_body_bytes=MAX_BODY_BYTES, id_parameters=ACCEPTED_IDS,
+                   principals=deps().principals)

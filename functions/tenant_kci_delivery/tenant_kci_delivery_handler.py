@@ -10,20 +10,21 @@ back untouched (visible again at once, reported failed) instead of being cut off
 
 from __future__ import annotations
 
-import os
-
 from aws_lambda_powertools import Logger
+from pydantic import Field
 
 from fibre_cafe.batch import SQSRecord, SqsFifoPartialProcessor, process_partial_response
 from fibre_cafe.dal import deferred_records
 from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
-from fibre_cafe.dal.partner_call import PARTNER_CALL_DEADLINE_SECONDS, TimeBudget, env_seconds, record_worst_case_seconds
+from fibre_cafe.dal.partner_call import TimeBudget
 from fibre_cafe.dal.partner_client import PartnerClient
 from fibre_cafe.dal.partner_directory import partner_directory
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.logic.deliver_tenant_kci import DeliverTenantKci, DeliverySettings
 from fibre_cafe.models.tenant_kci import TenantKciMessage
 from fibre_cafe.observability import count
+from fibre_cafe.settings import Attempts, BackoffSeconds, PartnerCallSettings, QueueUrl, TableName, TenantPartners
+from fibre_cafe.wiring import Wiring
 
 logger = Logger()
 # A batch whose every record failed (one KCI the tenant did not take yet, say) is reported like any
@@ -32,44 +33,53 @@ logger = Logger()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True, raise_on_entire_batch_failure=False)
 
 
+class Settings(TenantPartners, PartnerCallSettings):
+    orders_table_name: TableName = Field(alias="ORDERS_TABLE_NAME")
+    tenant_updates_queue_url: QueueUrl = Field(alias="TENANT_UPDATES_QUEUE_URL")
+    max_delivery_attempts: Attempts = Field(5, alias="MAX_DELIVERY_ATTEMPTS")
+    delivery_backoff_base_seconds: BackoffSeconds = Field(5, alias="DELIVERY_BACKOFF_BASE_SECONDS")
+
+
 class Dependencies:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.sqs = sqs_client()
-        self.queue_url = os.environ["TENANT_UPDATES_QUEUE_URL"]
+        self.queue_url = settings.tenant_updates_queue_url
         dynamodb = dynamodb_client()
         # The tenants' endpoints: the partner registry (PARTNER_REGISTRY_TABLE_NAME) and each tenant's secret.
-        directory = partner_directory("TENANTS", "tenant", dynamodb, os.environ.get("PARTNER_REGISTRY_TABLE_NAME"), secrets_client)
+        directory = partner_directory("tenant", dynamodb, settings.partner_registry_table_name, secrets_client,
+                                      config=settings.tenants_config, config_file=settings.tenants_config_file,
+                                      ttl_seconds=settings.partner_registry_ttl_seconds)
         self.deliver = DeliverTenantKci(
-            TenantKciOutbox(dynamodb, os.environ["ORDERS_TABLE_NAME"]),
+            TenantKciOutbox(dynamodb, settings.orders_table_name),
             directory,
-            client=PartnerClient(deadline=env_seconds("PARTNER_CALL_DEADLINE_SECONDS", PARTNER_CALL_DEADLINE_SECONDS)),
-            settings=DeliverySettings(max_attempts=int(os.environ.get("MAX_DELIVERY_ATTEMPTS", "5")),
-                                      backoff_base_seconds=int(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "5"))),
+            client=PartnerClient(deadline=settings.partner_call_deadline_seconds),
+            settings=DeliverySettings(max_attempts=settings.max_delivery_attempts,
+                                      backoff_base_seconds=settings.delivery_backoff_base_seconds),
         )
-        self.record_worst_case_seconds = record_worst_case_seconds()
-        self.budget = TimeBudget(None, self.record_worst_case_seconds)
+        self.record_worst_case_seconds = settings.record_worst_case_seconds
 
 
-deps = Dependencies()
+deps = Wiring(Settings, Dependencies)
 
 
 def deliver_record(record: SQSRecord) -> str:
     message = TenantKciMessage.model_validate_json(record.body)
     logger.append_keys(tenant=message.tenant, order_id=message.orderId, kci_id=message.kci.id,
                        x_conversation_id=message.conversationId)
-    result = deps.deliver(message)
+    result = deps().deliver(message)
     count("TenantKcis", result=result.value)
     logger.info("Tenant KCI delivery", extra={"result": result.value, "sequence_number": message.kci.sequenceNumber})
     return result.value
 
 
-def record_handler(record: SQSRecord) -> str:
+def record_handler(record: SQSRecord, budget: TimeBudget) -> str:
     """One record within the time budget; a RetryLater hides it for its backoff (fibre_cafe/dal/deferred_records.py)."""
-    return deferred_records.consume(deps.sqs, deps.queue_url, record, deps.budget, lambda: deliver_record(record), logger,
+    return deferred_records.consume(deps().sqs, deps().queue_url, record, budget, lambda: deliver_record(record), logger,
                                     on_retry=lambda _retry: count("TenantKcis", result="RETRY"))
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
-    deps.budget = TimeBudget(context, deps.record_worst_case_seconds)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    budget = TimeBudget(context, deps().record_worst_case_seconds)  # this invocation's
+    return process_partial_response(event=event, record_handler=lambda record: record_handler(record, budget),
+                                    processor=processor, context=context)

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from datetime import timedelta
 
 from aws_lambda_powertools import Logger
+from pydantic import Field
 
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
 from fibre_cafe.logic.outbox_sweeper import sweep_outbox
+from fibre_cafe.settings import FunctionSettings, QueueUrl, TableName
+from fibre_cafe.wiring import Wiring
 
 logger = Logger()
 
 
+class Settings(FunctionSettings):
+    orders_table_name: TableName = Field(alias="ORDERS_TABLE_NAME")
+    tenant_updates_queue_url: QueueUrl = Field(alias="TENANT_UPDATES_QUEUE_URL")
+    outbox_sweep_after_seconds: int = Field(180, alias="OUTBOX_SWEEP_AFTER_SECONDS", ge=1, le=86400,
+                                            description="a whole number of seconds from 1 to 86400")
+
+
 class Dependencies:
-    def __init__(self) -> None:
-        self.outbox = TenantKciOutbox(dynamodb_client(), os.environ["ORDERS_TABLE_NAME"])
-        self.queue = TenantUpdatesQueue(sqs_client(), os.environ["TENANT_UPDATES_QUEUE_URL"])
-        self.after = timedelta(seconds=int(os.environ.get("OUTBOX_SWEEP_AFTER_SECONDS", "180")))
+    def __init__(self, settings: Settings) -> None:
+        self.outbox = TenantKciOutbox(dynamodb_client(), settings.orders_table_name)
+        self.queue = TenantUpdatesQueue(sqs_client(), settings.tenant_updates_queue_url)
+        self.after = timedelta(seconds=settings.outbox_sweep_after_seconds)
 
 
-deps = Dependencies()
+deps = Wiring(Settings, Dependencies)
 
 
 def sweep(outbox: TenantKciOutbox, queue: TenantUpdatesQueue, after: timedelta):
@@ -33,6 +42,7 @@ def sweep(outbox: TenantKciOutbox, queue: TenantUpdatesQueue, after: timedelta):
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
-    report = asdict(sweep(deps.outbox, deps.queue, deps.after))
+    built = deps()
+    report = asdict(sweep(built.outbox, built.queue, built.after))
     logger.info("Outbox sweep done", extra={"relayed": len(report["relayed"]), "failed": len(report["failed"])})
     return report

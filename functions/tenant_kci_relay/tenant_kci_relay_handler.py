@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import os
-
 from aws_lambda_powertools import Logger
+from pydantic import Field
 
 from fibre_cafe.batch import BatchProcessor, DynamoDBRecord, EventType, process_partial_response
 from fibre_cafe.dal.aws_clients import sqs_client
 from fibre_cafe.dal.errors import RetryLater
 from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
 from fibre_cafe.logic.relay_tenant_kcis import relay
+from fibre_cafe.settings import FunctionSettings, QueueUrl
+from fibre_cafe.wiring import Wiring
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
+class Settings(FunctionSettings):
+    tenant_updates_queue_url: QueueUrl = Field(alias="TENANT_UPDATES_QUEUE_URL")
+
+
 class Dependencies:
-    def __init__(self) -> None:
-        self.queue = TenantUpdatesQueue(sqs_client(), os.environ["TENANT_UPDATES_QUEUE_URL"])
+    def __init__(self, settings: Settings) -> None:
+        self.queue = TenantUpdatesQueue(sqs_client(), settings.tenant_updates_queue_url)
 
 
-deps = Dependencies()
+deps = Wiring(Settings, Dependencies)
 
 
 # Orders (the item's pk) with a failed record in the batch being processed.
@@ -41,7 +46,7 @@ def record_handler(record: DynamoDBRecord) -> str | None:
     if order in _failed_orders:
         raise RetryLater("an earlier record of this order failed in this batch; this one waits for its retry")
     try:
-        return relay(record.raw_event, deps.queue)
+        return relay(record.raw_event, deps().queue)
     except Exception:
         _failed_orders.add(order)
         raise
@@ -49,6 +54,7 @@ def record_handler(record: DynamoDBRecord) -> str | None:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
+    deps()
     _failed_orders.clear()
     try:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -51,24 +51,12 @@ CASES_PER_TEST = max(5, size("SCHEMATHESIS_CASES") // (len(OPERATIONS) * len(MOD
 @pytest.fixture(scope="module")
 def world():
     """One moto world for the module, the two API handlers loaded into it, a few orders."""
-    import importlib
-    import os
-
-    from fibre_cafe.api.identity import client_principals
     from fibre_cafe.dal.orders_table import OrdersTable
     from fibre_cafe.models.order import Order, OrderType
-    from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
-    from local_stack.template import function_environment, function_spec
+    from testing.functions import load_function, release
 
-    saved = dict(os.environ)
     with moto_world() as resources:
-        handlers = {}
-        for logical_id in PRINCIPALS:
-            os.environ.update({**function_environment(logical_id, resources), "CLIENT_PRINCIPALS": json.dumps(DEV_CLIENT_PRINCIPALS)})
-            client_principals.cache_clear()
-            module = importlib.import_module(function_spec(logical_id).module)
-            module.deps = module.Dependencies()
-            handlers[logical_id] = module
+        handlers = {logical_id: load_function(logical_id, resources) for logical_id in PRINCIPALS}
         import boto3
 
         orders = OrdersTable(boto3.client("dynamodb"), resources.tables["OrdersTable"])
@@ -78,12 +66,7 @@ def world():
                                 supplierStatus=status, supplierOrderReference=f"FC{order_id}", lastSequenceNumber=1, version=1))
         yield {route.path + " " + route.method: handlers[route.function] for route in api_routes() if route.function in handlers}, \
             {route.path + " " + route.method: route.function for route in api_routes()}
-        refill = getattr(handlers["TenantApiFunction"].deps.create_cancellation.ids, "_refill", None)
-        if refill is not None:
-            refill.exception(timeout=10)
-    os.environ.clear()
-    os.environ.update(saved)
-    client_principals.cache_clear()
+        release(*handlers.values())
 
 
 def _event(case) -> tuple[dict, requests.PreparedRequest]:

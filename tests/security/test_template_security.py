@@ -346,23 +346,24 @@ def template_env(function: str) -> dict[str, Any]:
     return {**globals_env, **own}
 
 
-def handler_source(function: str) -> str:
-    props = FUNCTIONS[function]["Properties"]
-    module = props["Handler"].rsplit(".", 1)[0]
-    return (ROOT / props["CodeUri"] / f"{module}.py").read_text(encoding="utf-8")
+def settings_variables(function: str) -> set[str]:
+    """The variables the function's settings read (its handler's ``Settings``, fibre_cafe/settings.py)."""
+    from testing.functions import import_handler
+
+    settings = import_handler(function).Settings
+    return {field.alias or name for name, field in settings.model_fields.items()}
 
 
 def used_resources(function: str) -> set[str]:
-    """Tables and queues the function's code uses: those whose environment variable its handler names (the handlers
-    build their clients from these), and the queues and streams of its event sources."""
-    source = handler_source(function)
+    """Tables and queues the function's code uses: those whose environment variable is one of its settings (the
+    handlers build their clients from these), and the queues and streams of its event sources."""
+    read = settings_variables(function)
     used = set()
     for variable, value in template_env(function).items():
-        if isinstance(value, dict) and value.get("Ref") in {**TABLES, **QUEUES} and re.search(rf"[\"']{variable}[\"']", source):
+        if isinstance(value, dict) and value.get("Ref") in {**TABLES, **QUEUES} and variable in read:
             used.add(value["Ref"])
-        if (isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][0] in TABLES
-                and re.search(rf"[\"']{variable}[\"']", source)):  # e.g. a table's StreamArn
-            used.add(value["Fn::GetAtt"][0])
+        if isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][0] in TABLES and variable in read:
+            used.add(value["Fn::GetAtt"][0])  # e.g. a table's StreamArn
     for event in (FUNCTIONS[function]["Properties"].get("Events") or {}).values():
         props = event.get("Properties") or {}
         for key in ("Queue", "Stream"):

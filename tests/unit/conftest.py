@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from fibre_cafe.api.identity import client_principals
 from fibre_cafe.logic.create_cancellation import RequestContext
 from fibre_cafe.models.order import Order, OrderType
-from local_stack.proxy_events import DEV_CLIENT_PRINCIPALS
-from local_stack.template import function_environment
 from testing.events import api_request
 from testing.faults import Faults
+from testing.functions import load_function, release
 from testing.recorders import AwsCallLog
 from tests.unit.tenant_api_harness import AwsView, cancellation_request, handler_clients
 
 
 @pytest.fixture
-def tenant_api(aws, monkeypatch):
-    """The tenant API handler module, its clients built inside this test's moto world."""
-    env = function_environment("TenantApiFunction", aws)
-    env["CLIENT_PRINCIPALS"] = json.dumps(DEV_CLIENT_PRINCIPALS)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    client_principals.cache_clear()
-    import tenant_api_handler
-
-    monkeypatch.setattr(tenant_api_handler, "deps", tenant_api_handler.Dependencies())
-    yield tenant_api_handler
+def tenant_api(aws):
+    """The tenant API handler module, its clients built inside this test's moto world (testing/functions.py)."""
+    module = load_function("TenantApiFunction", aws)
+    yield module
     # A background id-block refill must not outlive this test's moto world (it would reach for AWS).
-    refill = getattr(tenant_api_handler.deps.create_cancellation.ids, "_refill", None)
-    if refill is not None:
-        refill.exception(timeout=10)
-    client_principals.cache_clear()
+    release(module)
 
 
 @pytest.fixture

@@ -68,14 +68,10 @@ def test_get_event_reads_the_cancellation_post_valid_creates(tenant_api, orders)
     assert status == 200 and read["id"] == 1 and read["orderId"] == 1001
 
 
-def test_scheduled_event_runs_the_forwarding_sweeper(aws, monkeypatch):
-    from local_stack.template import function_environment
+def test_scheduled_event_runs_the_forwarding_sweeper(aws):
+    from testing.functions import load_function
 
-    for key, value in function_environment("ForwardingSweeperFunction", aws).items():
-        monkeypatch.setenv(key, value)
-    import forwarding_sweeper_handler
-
-    monkeypatch.setattr(forwarding_sweeper_handler, "deps", forwarding_sweeper_handler.Dependencies())
+    forwarding_sweeper_handler = load_function("ForwardingSweeperFunction", aws)
     event = json.loads((EVENTS / "forwarding_sweeper" / "scheduled.json").read_text())
     report = forwarding_sweeper_handler.lambda_handler(event, lambda_context("ForwardingSweeperFunction"))
     assert isinstance(report, dict)

@@ -232,14 +232,12 @@ def test_replay_on_a_cold_container_costs_one_sequential_call(tenant_api, api, o
     """A new container's first request may also reserve its id block, but in the background, off the request's path."""
     orders(123)
     assert_created(api("POST", PATH, body=EXAMPLE, headers=SAME))
-    monkeypatch.setattr(tenant_api, "deps", tenant_api.Dependencies())  # a cold container
+    tenant_api.deps.reset()  # a cold container
     log = AwsCallLog()
     for client in handler_clients(tenant_api):
         log.watch(client)
     assert api("POST", PATH, body=EXAMPLE, headers=SAME)[0] == 201
-    refill = tenant_api.deps.create_cancellation.ids._refill
-    if refill is not None:
-        refill.result(5)
+    assert tenant_api.deps.ids.settle(5) is None
     assert main_thread_calls(log) == ["dynamodb:BatchGetItem"]
     assert all(c.thread.startswith("id-block") for c in log.calls if c.operation == "UpdateItem")
 

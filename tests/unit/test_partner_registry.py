@@ -85,14 +85,12 @@ def test_clients_map_to_principals_and_a_malformed_client_is_refused_with_403(re
     with pytest.raises(MisconfiguredPartner):
         clients.principal("bad")
 
-    monkeypatch.delenv("CLIENT_PRINCIPALS", raising=False)
-    monkeypatch.setattr(identity, "_client_registry", clients)
     event = {"requestContext": {"authorizer": {"claims": {"client_id": "bad"}}}}
     with pytest.raises(identity.Forbidden):
-        identity.caller_from_event(event)
-    assert identity.caller_from_event({"requestContext": {"authorizer": {"claims": {"client_id": "good"}}}}).id == "TENANT9"
+        identity.caller_from_event(event, clients)
+    assert identity.caller_from_event({"requestContext": {"authorizer": {"claims": {"client_id": "good"}}}}, clients).id == "TENANT9"
     with pytest.raises(identity.Forbidden):
-        identity.caller_from_event({"requestContext": {"authorizer": {"claims": {"client_id": "unknown"}}}})
+        identity.caller_from_event({"requestContext": {"authorizer": {"claims": {"client_id": "unknown"}}}}, clients)
 
 
 def test_per_partner_settings_are_typed_and_readable_without_the_credentials(registry):

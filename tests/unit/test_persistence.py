@@ -135,7 +135,7 @@ def test_concurrent_creations_on_different_orders_get_distinct_ids(tenant_api, o
 
 def test_two_containers_never_hand_out_the_same_id(tenant_api, orders, create, aws_view):
     """A second handler container (its own clients and id block) shares the table's counter."""
-    other = tenant_api.Dependencies()
+    other = tenant_api.Dependencies(tenant_api.deps.settings)
     for order_id in (1, 2, 3):
         orders(order_id)
     first = create("c1-a", orderId=1)

@@ -30,7 +30,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fibre_cafe.api import strict_json
-from fibre_cafe.api.identity import Forbidden, NotAuthenticated, PrincipalType, require
+from fibre_cafe.api.identity import Forbidden, NotAuthenticated, Principals, PrincipalType, require
 from fibre_cafe.dal.aws_errors import is_transient
 from fibre_cafe.dal.errors import Throttled
 from fibre_cafe.domain.errors import ConcurrentUpdate, DomainError, InvalidRequest, NotFound
@@ -272,16 +272,16 @@ def _non_canonical_ids(event: Mapping[str, Any], id_parameters: Mapping[str, str
 
 
 def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: PrincipalType, max_body_bytes: int = 65536,
-            id_parameters: Mapping[str, str] | None = None) -> dict:
+            id_parameters: Mapping[str, str] | None = None, principals: Principals | None = None) -> dict:
     """``app.resolve`` after the checks that must come before Powertools reads the body.
 
-    The caller must be a verified ``principal`` (401/403 otherwise); a body must be JSON and at
+    The caller must be a verified ``principal`` known to ``principals`` (401/403 otherwise); a body must be JSON and at
     most ``max_body_bytes`` (413 otherwise; API Gateway's own limit is 10 MB); the path parameters named in
     ``id_parameters`` (name -> what is accepted) must be canonical decimal digits (400 otherwise). The verified
     caller is in ``app.context["caller"]`` for the routes.
     """
     try:
-        caller = require(event, principal)
+        caller = require(event, principal, principals)
     except (NotAuthenticated, Forbidden) as exc:
         return _as_proxy(answer_error(exc))
     early = (_non_canonical_ids(event, id_parameters or {}) or _too_large(event, max_body_bytes) or _unsupported_content_type(event)

@@ -62,6 +62,12 @@ class BlockIdAllocator:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-block")
             self._refill = self._executor.submit(self._reserve_block)
 
+    def settle(self, timeout: float = 10.0) -> BaseException | None:
+        """Wait (up to ``timeout`` seconds) for a background refill to finish; its exception, None when it succeeded
+        or none was running (its block stays reserved for the next ``next_id``)."""
+        refill = self._refill
+        return refill.exception(timeout=timeout) if refill is not None else None
+
     def next_id(self) -> int:
         with self._lock:
             if self._next > self._last:

@@ -5,13 +5,14 @@ never trips a read timeout, and a tenant call may first fetch an OAuth2 token. T
 deadline are defined here, once; the partner client (partner_client.py) applies them to every partner call.
 
 - **An overall deadline per partner call** (``call_with_deadline``): the whole call (token fetch, connect, send,
-  every read) runs in a worker thread and the consumer stops waiting after ``PARTNER_CALL_DEADLINE_SECONDS``.
+  every read) runs in a worker thread and the consumer stops waiting after the deadline (the setting
+  ``PARTNER_CALL_DEADLINE_SECONDS``, fibre_cafe/settings.py).
   The call is then a timeout like any other (the partner may or may not have acted on it, exactly as after a
   read timeout; the contract's X-Request-ID lets it recognise the retry). The abandoned worker ends by itself
   within its socket timeouts.
 - **A time budget per invocation** (``TimeBudget``): before each record the consumer checks that the
   invocation has time left for the worst case of one record, the call deadline plus the record's own AWS work
-  (``RECORD_OVERHEAD_SECONDS``). A record that does not fit is not started: it is reported as a batch item
+  (the setting ``RECORD_OVERHEAD_SECONDS``). A record that does not fit is not started: it is reported as a batch item
   failure, so the queue delivers it again (to a later invocation), and the records already done are not.
   So a slow partner never makes Lambda stop the function halfway through a batch, which would send the whole
   batch again, calls that had succeeded included.
@@ -22,7 +23,6 @@ Worst case with the template's settings: 12 s per call + 3 s = 15 s per record; 
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -63,14 +63,6 @@ def call_with_deadline(call: Callable[[], T], deadline_seconds: float) -> T:
         raise NoAnswer(f"timeout: no answer within the {deadline_seconds:g} s deadline", timed_out=True) from None
 
 
-def env_seconds(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 class TimeBudget:
     """The invocation's remaining time (from the Lambda context) against the worst case of one record."""
 
@@ -92,9 +84,3 @@ class TimeBudget:
             self.deferred += 1
             raise RetryLater(f"{remaining} ms left, a record may need {self.needed_ms} ms: left for the next invocation", 0)
         self.started += 1
-
-
-def record_worst_case_seconds() -> float:
-    """The configured worst case of one record (PARTNER_CALL_DEADLINE_SECONDS + RECORD_OVERHEAD_SECONDS)."""
-    return env_seconds("PARTNER_CALL_DEADLINE_SECONDS", PARTNER_CALL_DEADLINE_SECONDS) + env_seconds(
-        "RECORD_OVERHEAD_SECONDS", RECORD_OVERHEAD_SECONDS)

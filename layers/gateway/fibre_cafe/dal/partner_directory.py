@@ -15,14 +15,13 @@ A supplier's entry may also carry ``kciHoldWindowSeconds`` (see kci_hold_window.
 ``auth.type`` is ``none``, ``basic``, ``bearer`` (a fixed token) or ``oauth2`` (client credentials;
 the token is fetched once and reused until shortly before it expires, see oauth2_tokens.py).
 
-The JSON comes from ``<PREFIX>_CONFIG`` (the JSON itself) or ``<PREFIX>_CONFIG_FILE`` (a path); PREFIX is SUPPLIERS
-or TENANTS. Each entry is checked on its own: a malformed one makes only that partner MisconfiguredPartner.
+The JSON comes from the settings ``<PREFIX>_CONFIG`` (the JSON itself) or ``<PREFIX>_CONFIG_FILE`` (a path); PREFIX
+is SUPPLIERS or TENANTS (fibre_cafe/settings.py). Each entry is checked on its own: a malformed one makes only that partner MisconfiguredPartner.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,35 +55,34 @@ class PartnerEndpoint:
         return None
 
 
-def environment_loader(prefix: str) -> Callable[[], str]:
+def json_loader(config: str | None, config_file: str | None) -> Callable[[], str]:
+    """The JSON form from the settings: the JSON itself, or a file read on each refresh."""
+
     def load() -> str:
-        if os.environ.get(f"{prefix}_CONFIG"):
-            return os.environ[f"{prefix}_CONFIG"]
-        path = os.environ.get(f"{prefix}_CONFIG_FILE")
-        if path:
-            with open(path, encoding="utf-8") as handle:
+        if config:
+            return config
+        if config_file:
+            with open(config_file, encoding="utf-8") as handle:
                 return handle.read()
         return "{}"
 
     return load
 
 
-def has_environment_config(prefix: str) -> bool:
-    return bool(os.environ.get(f"{prefix}_CONFIG") or os.environ.get(f"{prefix}_CONFIG_FILE"))
-
-
-def partner_directory(prefix: str, kind: str, dynamodb, table_name: str | None, secrets_client_factory: Callable[[], Any] | None):
-    """The partners of one kind: the JSON form when ``<PREFIX>_CONFIG(_FILE)`` is set (tests), else the registry.
+def partner_directory(kind: str, dynamodb, table_name: str | None, secrets_client_factory: Callable[[], Any] | None, *,
+                      config: str | None = None, config_file: str | None = None, ttl_seconds: float | None = None):
+    """The partners of one kind: the JSON form when the settings give it (``config``/``config_file``: tests) or no
+    registry table is named, else the registry (entries and secrets cached ``ttl_seconds``).
 
     ``secrets_client_factory`` None: settings only, credentials are never read (a function that does not call
     the partner, e.g. one that only needs a supplier's kciHoldWindowSeconds, needs no Secrets Manager access).
     """
-    if has_environment_config(prefix) or not table_name:
-        return PartnerDirectory(environment_loader(prefix))
+    if config or config_file or not table_name:
+        return PartnerDirectory(json_loader(config, config_file))
     from fibre_cafe.dal.partner_registry import RegistryDirectory, secrets_manager_reader
 
-    reader = secrets_manager_reader(secrets_client_factory) if secrets_client_factory is not None else None
-    return RegistryDirectory(kind, dynamodb, table_name, reader)  # type: ignore[arg-type]
+    reader = secrets_manager_reader(secrets_client_factory, ttl_seconds) if secrets_client_factory is not None else None
+    return RegistryDirectory(kind, dynamodb, table_name, reader, ttl_seconds=ttl_seconds)  # type: ignore[arg-type]
 
 
 class PartnerDirectory:

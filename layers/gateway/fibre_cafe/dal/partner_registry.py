@@ -13,20 +13,19 @@ Secrets Manager secret per partner for its credentials (README, onboarding):
   settings are fields of it. (The API functions check ``CLIENT#`` items with a pattern and never import that
   model: it would only add to their cold start.)
 
-Each item and each secret is read on its own and cached for ``PARTNER_REGISTRY_TTL_SECONDS`` (60 s): onboarding,
+Each item and each secret is read on its own and cached for the setting ``PARTNER_REGISTRY_TTL_SECONDS`` (60 s): onboarding,
 offboarding and credential rotation take effect within that time, with no deploy. Each entry is validated on its
 own, so a malformed one affects only its partner: its callers get 403, calls to it are refused as "not configured"
 (MisconfiguredPartner). A registry that cannot be read (throttling, outage) is an AWS error like any other (503 for
 an API caller, a retried record for a queue consumer).
 
-Test seam: when ``CLIENT_PRINCIPALS`` / ``SUPPLIERS_CONFIG`` / ``TENANTS_CONFIG`` are set (the in-process test
+Test seam: when the settings ``CLIENT_PRINCIPALS`` / ``SUPPLIERS_CONFIG`` / ``TENANTS_CONFIG`` are set (the in-process test
 harnesses do; the template and the local stack never do), they replace the registry (partner_directory.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -50,14 +49,6 @@ def client_key(client_id: str) -> dict[str, Any]:
 
 def partner_key(partner: str) -> dict[str, Any]:
     return {"pk": {"S": f"PARTNER#{partner}"}}
-
-
-def registry_ttl() -> float:
-    try:
-        value = float(os.environ.get("PARTNER_REGISTRY_TTL_SECONDS", DEFAULT_TTL_SECONDS))
-    except ValueError:
-        return DEFAULT_TTL_SECONDS
-    return value if value >= 0 else DEFAULT_TTL_SECONDS
 
 
 CLIENT_PRINCIPAL_PATTERN = re.compile(r"^(tenant|supplier):([A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
@@ -92,7 +83,7 @@ class ClientRegistry:
     def __init__(self, dynamodb, table_name: str, ttl_seconds: float | None = None, clock: Callable[[], float] = time.monotonic):
         self.dynamodb = dynamodb
         self.table_name = table_name
-        self._cache = _TtlCache(registry_ttl() if ttl_seconds is None else ttl_seconds, clock)
+        self._cache = _TtlCache(DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds, clock)
 
     def _load(self, client_id: str) -> tuple[PartnerKind, str] | MisconfiguredPartner | None:
         answer = self.dynamodb.get_item(TableName=self.table_name, Key=client_key(client_id))
@@ -127,7 +118,7 @@ def secrets_manager_reader(client_factory: Callable[[], Any], ttl_seconds: float
     never builds it.
     """
     providers: list[Any] = []
-    max_age = int(registry_ttl() if ttl_seconds is None else ttl_seconds)
+    max_age = int(DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds)
 
     def read(name: str) -> dict[str, Any]:
         if not providers:
@@ -157,7 +148,7 @@ class RegistryDirectory:
         self.dynamodb = dynamodb
         self.table_name = table_name
         self.read_secret = read_secret
-        self._cache = _TtlCache(registry_ttl() if ttl_seconds is None else ttl_seconds, clock)
+        self._cache = _TtlCache(DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds, clock)
 
     def _load(self, partner: str) -> PartnerEndpoint | UnknownPartner:
         from pydantic import ValidationError

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
-from fibre_cafe.dal.partner_directory import PartnerDirectory, environment_loader, partner_directory
+from fibre_cafe.dal.partner_directory import PartnerDirectory, partner_directory
 
 
 class SupplierDirectory(PartnerDirectory):
-    def __init__(self, loader: Callable[[], str] | None = None, ttl_seconds: float = 300.0):
-        super().__init__(loader or environment_loader("SUPPLIERS"), ttl_seconds)
+    def __init__(self, loader: Callable[[], str], ttl_seconds: float = 300.0):
+        super().__init__(loader, ttl_seconds)
 
 
-def supplier_directory(dynamodb, table_name: str | None, secrets_client_factory):
-    """The suppliers: SUPPLIERS_CONFIG(_FILE) when set (tests), else the partner registry.
+def supplier_directory(dynamodb, table_name: str | None, secrets_client_factory, *, config: str | None = None,
+                       config_file: str | None = None, ttl_seconds: float | None = None):
+    """The suppliers: the JSON form when the settings give it (SUPPLIERS_CONFIG(_FILE): tests), else the partner registry.
 
     The dispatcher passes a Secrets Manager client factory; a function that only reads a supplier's settings
     (e.g. its kciHoldWindowSeconds) passes None and needs only dynamodb:GetItem on the registry table."""
-    return partner_directory("SUPPLIERS", "supplier", dynamodb, table_name, secrets_client_factory)
+    return partner_directory("supplier", dynamodb, table_name, secrets_client_factory, config=config, config_file=config_file,
+                             ttl_seconds=ttl_seconds)
