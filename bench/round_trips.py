@@ -19,10 +19,11 @@ import sys
 import threading
 
 from bench.common import main_of, table, verdict
-from bench.moto_world import CallLog, load_handler, moto_world, summarise
+from bench.moto_world import CallLog, load_handler, moto_world
 from testing.events import EXAMPLE_REQUEST as BODY
 from testing.events import kci_envelope, make_kci, sqs_event_from_bodies
 from testing.lambda_context import lambda_context
+from testing.recorders import summarise
 
 POST_TARGET = 3
 KCI_TARGET = 2
