@@ -158,7 +158,9 @@ def test_supplier_credentials_refused_fail_to_send_at_once(lifecycle, supplier_s
 
 
 def test_400_from_the_supplier_is_a_gateway_fault_and_not_retried(lifecycle, supplier_stub):
-    cancellation_id, record = dispatched(lifecycle, supplier_stub, (400, json.dumps({"code": "MALFORMED_REQUEST", "messages": ["reasonCode missing"]}), 0))
+    cancellation_id, record = dispatched(
+        lifecycle, supplier_stub, (400, json.dumps({"code": "MALFORMED_REQUEST", "messages": ["reasonCode missing"]}), 0)
+    )
     assert record.status is CancellationStatus.FAILED_TO_SEND
     assert record.error.code is ErrorCode.GATEWAY_FAULT
     assert record.error.messages[0] == "The gateway sent an invalid request to the supplier"

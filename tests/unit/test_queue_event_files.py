@@ -134,7 +134,9 @@ def test_supplier_updates_api_event(name, world, load, aws):
         # POST /kcis refuses a cancellation id that is not one of the order's (issue 10): make it, as the
         # README's walkthrough does through the Tenant API on a fresh stack.
         order = next(value for key, value in sent.items() if key.endswith("ServiceOrder"))
-        world({"cancellations": [{"id": sent["serviceOrderCancellationId"], "orderId": order["id"], "reasonCode": "CUSTOMER_CHANGED_MIND"}]})
+        world(
+            {"cancellations": [{"id": sent["serviceOrderCancellationId"], "orderId": order["id"], "reasonCode": "CUSTOMER_CHANGED_MIND"}]}
+        )
     api = load("SupplierUpdatesApiFunction")
 
     answer = api.lambda_handler(event_of("supplier_updates_api", name), lambda_context())
@@ -165,7 +167,9 @@ def test_tenant_kci_relay_event(name, load, aws):
     assert [failure["itemIdentifier"] for failure in result["batchItemFailures"]] == expected["batchItemFailures"]
     messages = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["TenantUpdatesQueue"], MaxNumberOfMessages=10,
                                                    AttributeNames=["All"]).get("Messages", [])
-    assert [{"group": m["Attributes"]["MessageGroupId"], "kciId": json.loads(m["Body"])["kci"]["id"]} for m in messages] == expected["queued"]
+    assert [{"group": m["Attributes"]["MessageGroupId"], "kciId": json.loads(m["Body"])["kci"]["id"]} for m in messages] == expected[
+        "queued"
+    ]
 
 
 # ---------------------------------------------------------------- TenantKciDeliveryFunction
@@ -186,9 +190,13 @@ def test_tenant_kci_delivery_event(name, load, aws, tenant):
     event = event_of("tenant_kci_delivery", name)
     outbox = TenantKciOutbox(boto3.client("dynamodb"), aws.tables["OrdersTable"])
     for record in event["Records"]:  # each tenant KCI was written to the outbox with the change it reports
-        outbox.client.transact_write_items(TransactItems=[outbox.put(TenantKciMessage.model_validate_json(record["body"]), "2026-01-01T12:00:00Z")])
-    assert [{"orderId": r["orderId"], "sequenceNumber": r["kci"]["sequenceNumber"]} for r in map(lambda r: json.loads(r["body"]), event["Records"])] \
-        == expected["setup"]["outbox"]
+        outbox.client.transact_write_items(
+            TransactItems=[outbox.put(TenantKciMessage.model_validate_json(record["body"]), "2026-01-01T12:00:00Z")]
+        )
+    assert [
+        {"orderId": r["orderId"], "sequenceNumber": r["kci"]["sequenceNumber"]}
+        for r in map(lambda r: json.loads(r["body"]), event["Records"])
+    ] == expected["setup"]["outbox"]
     if expected["setup"]["tenantFailNext"]:
         tenant.fail_next("TENANT1", expected["setup"]["tenantFailNext"], 503)
     delivery = load("TenantKciDeliveryFunction", TENANTS_CONFIG=json.dumps(tenant.tenants_config()))

@@ -21,9 +21,10 @@ Updates API (logic/deliver_tenant_kci.py). Both sides use it for:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
-from typing import Callable
+from enum import StrEnum
+from typing import Any
 
 import requests
 
@@ -48,7 +49,7 @@ def is_transient_status(http_status: int) -> bool:
     return http_status in RETRYABLE_4XX or http_status >= 500
 
 
-class CallFailure(str, Enum):
+class CallFailure(StrEnum):
     TIMED_OUT = "TIMED_OUT"  # socket timeout or the overall deadline: the partner may or may not have acted
     UNREACHABLE = "UNREACHABLE"  # no connection, or no OAuth2 token: the partner saw nothing
 
@@ -97,14 +98,14 @@ class PartnerClient:
         self._timeout = value
         self.tokens.timeout = value
 
-    def post(self, endpoint: PartnerEndpoint, path: str, body: dict, headers: dict[str, str]) -> PartnerReply:
+    def post(self, endpoint: PartnerEndpoint, path: str, body: dict[str, Any], headers: dict[str, str]) -> PartnerReply:
         """POST ``body`` as JSON to ``{baseUrl}{path}`` with the partner's authentication, within the deadline."""
         try:
             return call_with_deadline(lambda: self._post(endpoint, path, body, headers), self.deadline)
         except NoAnswer as exc:  # the deadline passed, or no token
             return PartnerReply(failure=CallFailure.TIMED_OUT if exc.timed_out else CallFailure.UNREACHABLE, detail=str(exc))
 
-    def _post(self, endpoint: PartnerEndpoint, path: str, body: dict, headers: dict[str, str]) -> PartnerReply:
+    def _post(self, endpoint: PartnerEndpoint, path: str, body: dict[str, Any], headers: dict[str, str]) -> PartnerReply:
         auth_headers = self.tokens.headers(endpoint)  # NoAnswer when the token endpoint gives none
         try:
             answer = self.session.post(f"{endpoint.base_url}{path}", json=body, headers={**headers, **auth_headers},
