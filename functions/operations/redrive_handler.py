@@ -14,7 +14,7 @@ from functools import cached_property
 from aws_lambda_powertools import Logger
 from pydantic import Field
 
-from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
+from fibre_cafe.dal.aws_clients import DynamoDBStreamsClient, dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.redrive import redrive_dead_letters, redrive_failed_to_send, redrive_relay_failures
@@ -49,7 +49,7 @@ class Dependencies:
         }
 
     @cached_property
-    def streams(self):
+    def streams(self) -> DynamoDBStreamsClient:
         """DynamoDB Streams, for the relay's failures only: built on the first such redrive, then kept."""
         import boto3
         from botocore.config import Config

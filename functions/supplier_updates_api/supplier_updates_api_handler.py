@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
-
+from aws_lambda_powertools.logging import correlation_paths
 from pydantic import Field
 
-from fibre_cafe.api.identity import StaticPrincipals
 from fibre_cafe.api.http import TRACE_HEADER_PATTERN, TRACE_HEADER_RULES, build_resolver, documented_responses, resolve
+from fibre_cafe.api.identity import StaticPrincipals
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.kci_ids import KciIngestStore
 from fibre_cafe.dal.kci_queue import KciQueue

@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
-
+from aws_lambda_powertools.logging import correlation_paths
 from pydantic import Field
 
-from fibre_cafe.api.identity import StaticPrincipals
 from fibre_cafe.api.http import (
     JSON_CONTENT_TYPE,
     TRACE_HEADER_PATTERN,
@@ -25,6 +23,7 @@ from fibre_cafe.api.http import (
     documented_responses,
     resolve,
 )
+from fibre_cafe.api.identity import StaticPrincipals
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore

@@ -13,7 +13,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from pydantic import Field
 
-from fibre_cafe.batch import SQSRecord, SqsFifoPartialProcessor, process_partial_response
+from fibre_cafe.batch import SqsFifoPartialProcessor, SQSRecord, process_partial_response
 from fibre_cafe.dal import deferred_records
 from fibre_cafe.dal.aws_clients import dynamodb_client, secrets_client, sqs_client
 from fibre_cafe.dal.partner_call import TimeBudget

@@ -1,8 +1,9 @@
 """Each function's settings: its environment variables as one pydantic model, validated once per container.
 
 One model per function, its handler's ``Settings`` (next to its ``Dependencies``, so a function defines and
-validates only its own), built from the shared groups of fields below on a common base, ``FunctionSettings``. A field's alias is its variable's name (as template.yaml
-declares it); its description is the form the variable must have. ``from_environ`` validates every field at once
+validates only its own), built from the shared groups of fields below on a common base, ``FunctionSettings``.
+A field's alias is its variable's name (as template.yaml declares it); its description is the form the variable
+must have. ``from_environ`` validates every field at once
 and raises ``SettingsError``, whose message is one line naming each bad variable and the form it must have::
 
     ORDERS_TABLE_NAME is missing (expected a DynamoDB table name: 3-255 characters of A-Z a-z 0-9 _ . -)

@@ -15,13 +15,13 @@ This one function is the only reader of the setting.
 from __future__ import annotations
 
 from fibre_cafe.dal.errors import UnknownPartner
-from fibre_cafe.dal.partner_directory import PartnerDirectory
+from fibre_cafe.dal.partner_directory import PartnerEndpoints
 
 DEFAULT_SECONDS = 30
 MAX_SECONDS = 900
 
 
-def kci_hold_window_seconds(directory: PartnerDirectory, supplier: str) -> int:
+def kci_hold_window_seconds(directory: PartnerEndpoints, supplier: str) -> int:
     try:
         value = directory.endpoint(supplier).settings.get("kciHoldWindowSeconds", DEFAULT_SECONDS)
     except UnknownPartner:

@@ -16,7 +16,8 @@ A supplier's entry may also carry ``kciHoldWindowSeconds`` (see kci_hold_window.
 the token is fetched once and reused until shortly before it expires, see oauth2_tokens.py).
 
 The JSON comes from the settings ``<PREFIX>_CONFIG`` (the JSON itself) or ``<PREFIX>_CONFIG_FILE`` (a path); PREFIX
-is SUPPLIERS or TENANTS (fibre_cafe/settings.py). Each entry is checked on its own: a malformed one makes only that partner MisconfiguredPartner.
+is SUPPLIERS or TENANTS (fibre_cafe/settings.py). Each entry is checked on its own: a malformed one makes only that
+partner MisconfiguredPartner.
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fibre_cafe.dal.errors import MisconfiguredPartner, UnknownPartner
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
+    from fibre_cafe.dal.partner_registry import PartnerKind
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,9 @@ def json_loader(config: str | None, config_file: str | None) -> Callable[[], str
     return load
 
 
-def partner_directory(kind: str, dynamodb, table_name: str | None, secrets_client_factory: Callable[[], Any] | None, *,
-                      config: str | None = None, config_file: str | None = None, ttl_seconds: float | None = None):
+def partner_directory(kind: PartnerKind, dynamodb: DynamoDBClient, table_name: str | None,
+                      secrets_client_factory: Callable[[], Any] | None, *, config: str | None = None, config_file: str | None = None,
+                      ttl_seconds: float | None = None) -> PartnerEndpoints:
     """The partners of one kind: the JSON form when the settings give it (``config``/``config_file``: tests) or no
     registry table is named, else the registry (entries and secrets cached ``ttl_seconds``).
 
@@ -82,7 +89,13 @@ def partner_directory(kind: str, dynamodb, table_name: str | None, secrets_clien
     from fibre_cafe.dal.partner_registry import RegistryDirectory, secrets_manager_reader
 
     reader = secrets_manager_reader(secrets_client_factory, ttl_seconds) if secrets_client_factory is not None else None
-    return RegistryDirectory(kind, dynamodb, table_name, reader, ttl_seconds=ttl_seconds)  # type: ignore[arg-type]
+    return RegistryDirectory(kind, dynamodb, table_name, reader, ttl_seconds=ttl_seconds)
+
+
+class PartnerEndpoints(Protocol):
+    """Where each partner is: PartnerDirectory (the JSON form) or partner_registry.RegistryDirectory."""
+
+    def endpoint(self, partner: str) -> PartnerEndpoint: ...
 
 
 class PartnerDirectory:

@@ -32,7 +32,7 @@ from fibre_cafe.dal.partner_client import (
     PartnerClient,
     is_transient_status,
 )
-from fibre_cafe.dal.supplier_directory import SupplierDirectory
+from fibre_cafe.dal.partner_directory import PartnerEndpoints
 from fibre_cafe.domain import supplier_answers
 from fibre_cafe.domain.supplier_answers import SupplierAnswer
 from fibre_cafe.models.cancellation import CancellationStatus
@@ -88,7 +88,7 @@ def classify(http_status: int, body: str) -> SupplierAnswer:
 class SupplierApi:
     """Explicit socket timeouts (connect, then each read) and an overall deadline for the whole call (partner_call.py)."""
 
-    def __init__(self, directory: SupplierDirectory, session: requests.Session | None = None,
+    def __init__(self, directory: PartnerEndpoints, session: requests.Session | None = None,
                  connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS,
                  deadline: float = PARTNER_CALL_DEADLINE_SECONDS, client: PartnerClient | None = None):
         self.directory = directory

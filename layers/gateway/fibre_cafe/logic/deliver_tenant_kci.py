@@ -31,7 +31,7 @@ from fibre_cafe.dal.dynamodb_codec import from_item
 from fibre_cafe.dal.errors import UnknownPartner
 from fibre_cafe.dal.oauth2_tokens import TokenCache
 from fibre_cafe.dal.partner_client import CallFailure, PartnerClient, PartnerReply, RetryPolicy
-from fibre_cafe.dal.partner_directory import PartnerDirectory
+from fibre_cafe.dal.partner_directory import PartnerEndpoints
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox, outbox_key
 from fibre_cafe.models.tenant_kci import DeliveryStatus, TenantKciMessage
 
@@ -56,7 +56,7 @@ class DeliverySettings(RetryPolicy):
 
 
 class DeliverTenantKci:
-    def __init__(self, outbox: TenantKciOutbox, directory: PartnerDirectory, client: PartnerClient | None = None,
+    def __init__(self, outbox: TenantKciOutbox, directory: PartnerEndpoints, client: PartnerClient | None = None,
                  settings: DeliverySettings | None = None, clock: Clock = utc_now):
         self.outbox = outbox
         self.directory = directory
