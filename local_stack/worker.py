@@ -29,31 +29,12 @@ import importlib
 import json
 import os
 import sys
-import time
 import traceback
-import uuid
 from multiprocessing.connection import Connection
 
+from testing.lambda_context import lambda_context
+
 END_OF_INVOCATION = "\x00local-stack-end-of-invocation "  # local_stack/functions.py relays output up to it
-
-
-class LambdaContext:
-    """The context object the Python runtime passes to a handler (the attributes Powertools reads)."""
-
-    def __init__(self, function_name: str, memory_size: int, region: str, request_id: str, timeout_seconds: float):
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:000000000000:function:{function_name}"
-        self.memory_limit_in_mb = memory_size
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = f"local/[$LATEST]{uuid.uuid4().hex}"
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def serve(conn: Connection) -> None:
@@ -81,7 +62,8 @@ def serve(conn: Connection) -> None:
         if message is None:
             return
         event_json, request_id, timeout_seconds = message
-        context = LambdaContext(setup["function_name"], setup["memory_size"], setup["region"], request_id, timeout_seconds)
+        context = lambda_context(setup["function_name"], seconds=timeout_seconds, memory_mb=setup["memory_size"], request_id=request_id,
+                                 region=setup["region"])
         try:
             result = handler(json.loads(event_json), context)
             answer = ("ok", json.dumps(result))

@@ -2,7 +2,8 @@
 with an AWS error (a real ClientError, built by botocore, without reaching moto or retrying), raise, run a side
 effect first, or answer with a canned success; every other operation is untouched.
 
-- ``fail_calls(client, "GetItem", "ThrottlingException")``: every call fails until the returned function is called.
+- ``fail_calls(client, "GetItem", "ThrottlingException")``: every call fails until the returned function is called;
+  ``fail_next(client, "SendMessage", times=2)``: the next two calls fail.
 - ``Faults(dynamodb, sqs)``: per operation, ``fail``/``before``/``answer`` with an optional ``times`` limit,
   counting what it injected in ``injected``.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-__all__ = ["Faults", "error_answer", "fail_calls", "inject"]
+__all__ = ["Faults", "error_answer", "fail_calls", "fail_next", "inject"]
 
 
 def error_answer(code: str, status: int = 400, message: str = "injected by the test", **extra: Any) -> tuple[AWSResponse, dict]:
@@ -39,6 +40,22 @@ def inject(client: Any, operation: str, action: Callable[[dict], Any]) -> Callab
 def fail_calls(client: Any, operation: str, code: str = "ThrottlingException", status: int = 400) -> Callable[[], None]:
     """Answer every ``operation`` call of ``client`` with an AWS error until the returned function is called."""
     return inject(client, operation, lambda _kwargs: error_answer(code, status))
+
+
+def fail_next(client: Any, operation: str, code: str = "InternalFailure", status: int = 500, *, times: int = 1,
+              raises: BaseException | None = None) -> Callable[[], None]:
+    """The next ``times`` ``operation`` calls of ``client`` fail: with an AWS error, or by raising ``raises``."""
+    left = [times]
+
+    def action(_kwargs: dict) -> Any:
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        if raises is not None:
+            raise raises
+        return error_answer(code, status)
+
+    return inject(client, operation, action)
 
 
 class Faults:

@@ -16,7 +16,7 @@ import pytest
 from fibre_cafe.clock import utc_now
 from fibre_cafe.dal.kci_hold_window import DEFAULT_SECONDS, MAX_SECONDS, kci_hold_window_seconds
 from fibre_cafe.dal.partner_directory import PartnerDirectory
-from testing.events import make_kci
+from testing.events import make_kci, sqs_event_from_bodies
 from testing.lambda_context import lambda_context
 from testing.recorders import AwsCallLog
 
@@ -59,10 +59,7 @@ def later(lifecycle, seconds: float) -> None:
 
 def fire_timer(lifecycle, order_id: int = ORDER_ID) -> dict:
     """The hold-expiry timer as SQS delivers it once its delay has passed."""
-    event = {"Records": [{
-        "messageId": "timer-1", "receiptHandle": "r", "body": json.dumps({"holdExpiry": {"orderId": order_id}}),
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-2:000000000000:KciQueue", "awsRegion": "eu-west-2"}]}
+    event = sqs_event_from_bodies([{"holdExpiry": {"orderId": order_id}}], "KciQueue", message_ids=["timer-1"])
     return lifecycle.kci_processor.lambda_handler(event, lambda_context())
 
 

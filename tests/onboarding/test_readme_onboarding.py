@@ -13,17 +13,14 @@ deploy. A malformed registry entry refuses only its own partner. The offboarding
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +29,7 @@ import requests
 
 from local_stack.proxy_events import SUPPLIER_SCOPE, TENANT_SCOPE
 from local_stack.stack import LocalStack
+from testing.stub_servers import StubReply, StubServer, basic_credentials
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.http
@@ -70,44 +68,20 @@ class PartnerApis:
         self.cancellations: list[dict[str, Any]] = []
         self.kcis: list[dict[str, Any]] = []
         self.tokens: set[str] = set()
-        apis = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, answer = apis.answer(self.path, self.headers.get("Authorization", ""), body)
-                payload = json.dumps(answer).encode() if answer is not None else b""
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    @staticmethod
-    def basic(authorization: str) -> tuple[str, str] | None:
-        if not authorization.startswith("Basic "):
-            return None
-        user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
-        return user, password
+        self.server = StubServer(lambda request: StubReply(*self.answer(request.path, request.header("Authorization") or "", request.body)),
+                                 "onboarding-partners").start()
+        self.url = self.server.url
 
     def answer(self, path: str, authorization: str, body: bytes) -> tuple[int, Any]:
         if path == "/newco/service-order-cancellations":
             request = json.loads(body)
-            ok = self.basic(authorization) == (NEWCO_USER, self.supplier_password)
-            self.cancellations.append({"body": request, "credentials": self.basic(authorization), "status": 201 if ok else 401})
+            ok = basic_credentials(authorization) == (NEWCO_USER, self.supplier_password)
+            self.cancellations.append({"body": request, "credentials": basic_credentials(authorization), "status": 201 if ok else 401})
             if not ok:
                 return 401, {"uuid": str(uuid.uuid4()), "code": "NOT_AUTHORISED", "messages": ["bad credentials"]}
             return 201, {"supplierReference": f"NEWCO-{request['id']}"}
         if path == "/tenant3/oauth2/token":
-            if self.basic(authorization) != (TENANT3_CLIENT, TENANT3_SECRET):
+            if basic_credentials(authorization) != (TENANT3_CLIENT, TENANT3_SECRET):
                 return 401, {"error": "invalid_client"}
             token = uuid.uuid4().hex
             self.tokens.add(token)
@@ -119,8 +93,7 @@ class PartnerApis:
         return 404, None
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from testing.events import sqs_record
 from tests.security.support import (
     CANCELLATIONS,
     KCIS,
@@ -225,9 +226,7 @@ def test_a_kci_naming_another_suppliers_cancellation_never_moves_it(stack, http,
             for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
                                                AttributeNames=["All"]).get("Messages", []):
                 if json.loads(message["Body"])["kci"]["id"] == body["id"]:
-                    records.append({"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-                                    "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
-                                    "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "eu-west-2"})
+                    records.append(sqs_record(message, arn, "eu-west-2"))
             if records:
                 break
         assert len(records) == 1

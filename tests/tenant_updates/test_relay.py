@@ -11,7 +11,7 @@ import boto3
 
 from local_stack.template import load_template
 from testing.events import failures, make_kci
-from testing.faults import fail_calls
+from testing.faults import fail_calls, fail_next
 
 ORDER_ID = 123
 
@@ -145,19 +145,7 @@ def test_a_record_the_relay_could_not_send_is_reported_failed_and_sent_on_the_re
 
 def fail_next_send(client, times: int = 1) -> None:
     """The next ``times`` SendMessage calls of ``client`` fail with a 500 (a real ClientError, no retry)."""
-    from botocore.awsrequest import AWSResponse
-
-    left = [times]
-
-    def hook(**_kwargs):
-        if left[0] <= 0:
-            return None
-        left[0] -= 1
-        parsed = {"Error": {"Code": "InternalFailure", "Message": "injected by the test"},
-                  "ResponseMetadata": {"HTTPStatusCode": 500, "HTTPHeaders": {}}}
-        return AWSResponse(None, 500, {}, None), parsed
-
-    client.meta.events.register("before-call.sqs.SendMessage", hook)
+    fail_next(client, "SendMessage", "InternalFailure", 500, times=times)
 
 
 def lambda_retry(records: list[dict], result: dict) -> list[dict]:

@@ -17,6 +17,7 @@ import pytest
 from fibre_cafe.dal.id_allocator import COUNTER_KEY, BlockIdAllocator, IdSpaceExhausted
 from fibre_cafe.logic.create_cancellation import RequestContext
 from fibre_cafe.models.order import OrderType
+from testing.faults import fail_next
 from testing.recorders import AwsCallLog
 from tests.unit.tenant_api_checks import MAX_SAFE_INTEGER, assert_created
 from tests.unit.tenant_api_harness import cancellation_request
@@ -244,15 +245,7 @@ def test_id_space_ends_at_2_53_minus_1(counter_table, aws_view):
 def test_failed_block_reservation_does_not_lose_or_repeat_ids(counter_table):
     client = boto3.client("dynamodb")
     allocator = BlockIdAllocator(client, counter_table, block_size=5)
-    failures = {"left": 1}
-
-    def fail_once(**_kwargs):
-        if failures["left"]:
-            failures["left"] -= 1
-            raise ConnectionError("injected")
-        return None
-
-    client.meta.events.register("before-call.dynamodb.UpdateItem", fail_once)
+    fail_next(client, "UpdateItem", raises=ConnectionError("injected"))
     with pytest.raises(ConnectionError):
         allocator.next_id()
     assert [allocator.next_id() for _ in range(6)] == [1, 2, 3, 4, 5, 6]
