@@ -198,14 +198,6 @@ class LocalStack:
         host, port = _started(self._moto).get_host_and_port()
         return f"http://{self.host}:{port}"
 
-    @property
-    def supplier_stub_url(self) -> str:
-        return _started(self.supplier_stub).url
-
-    @property
-    def tenant_stub_url(self) -> str:
-        return _started(self.tenant_stub).url
-
     def client(self, service: str):
         """A boto3 client on this stack's moto (fake credentials)."""
         return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION, aws_access_key_id="testing",

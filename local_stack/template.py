@@ -379,34 +379,25 @@ class StreamEventSource:
     enabled: bool = True
 
 
+def _mapping_fields(logical_id: str, name: str, props: dict[str, Any], default_batch_size: int) -> dict[str, Any]:
+    """What an SQS and a DynamoDB event source mapping have in common."""
+    return {"function": logical_id, "name": name, "batch_size": int(props.get("BatchSize", default_batch_size)),
+            "batching_window_seconds": float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            "report_batch_item_failures": _response_types(props), "filters": _filter_patterns(props), "enabled": _enabled(props)}
+
+
 def sqs_event_sources(template: dict[str, Any] | None = None) -> list[SqsEventSource]:
     """Every function event of ``Type: SQS``, as Lambda's event source mapping would read it."""
-    template = template or load_template()
-    found = []
-    for logical_id, name, _kind, props in function_events(template, "SQS"):
-        found.append(SqsEventSource(
-            function=logical_id, name=name, queue=_logical_id_of(props["Queue"], "Arn"),
-            batch_size=int(props.get("BatchSize", 10)),
-            batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-            report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
-        ))
-    return found
+    return [SqsEventSource(queue=_logical_id_of(props["Queue"], "Arn"), **_mapping_fields(logical_id, name, props, 10))
+            for logical_id, name, _kind, props in function_events(template or load_template(), "SQS")]
 
 
 def stream_event_sources(template: dict[str, Any] | None = None) -> list[StreamEventSource]:
     """Every function event of ``Type: DynamoDB`` (a table's stream)."""
-    template = template or load_template()
-    found = []
-    for logical_id, name, _kind, props in function_events(template, "DynamoDB"):
-        found.append(StreamEventSource(
-            function=logical_id, name=name, table=_logical_id_of(props["Stream"], "StreamArn"),
-            starting_position=str(props.get("StartingPosition", "LATEST")).upper(),
-            batch_size=int(props.get("BatchSize", 100)),
-            batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-            maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
-            bisect_batch_on_function_error=bool(props.get("BisectBatchOnFunctionError", False)),
-            on_failure_queue=_on_failure_queue(props),
-            report_batch_item_failures=_response_types(props), filters=_filter_patterns(props), enabled=_enabled(props),
-        ))
-    return found
+    return [StreamEventSource(
+        table=_logical_id_of(props["Stream"], "StreamArn"), starting_position=str(props.get("StartingPosition", "LATEST")).upper(),
+        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+        maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
+        bisect_batch_on_function_error=bool(props.get("BisectBatchOnFunctionError", False)), on_failure_queue=_on_failure_queue(props),
+        **_mapping_fields(logical_id, name, props, 100),
+    ) for logical_id, name, _kind, props in function_events(template or load_template(), "DynamoDB")]

@@ -189,7 +189,7 @@ def test_supplier_got_the_request_with_the_tenants_headers_as_often_as_the_scena
     _, created = journeys[journey.id]
     if journey.status != "PENDING":
         wait_for(lambda: get_cancellation(stack, token, journey, created["id"])["status"] in FINAL, timeout=30, what="a final status")
-    calls = requests.get(f"{stack.supplier_stub_url}/requests", params={"cancellationId": created["id"]}, timeout=10).json()
+    calls = requests.get(f"{stack.supplier_stub.url}/requests", params={"cancellationId": created["id"]}, timeout=10).json()
     assert len(calls) == journey.supplier_calls, calls
     for call in calls:
         assert call["supplier"] == journey.supplier
@@ -209,7 +209,7 @@ def test_supplier_got_the_request_with_the_tenants_headers_as_often_as_the_scena
 def test_the_follow_up_kci_is_the_suppliers_answer_for_the_orders_type(stack, token, journeys, journey):
     _, created = journeys[journey.id]
     wait_for(lambda: get_cancellation(stack, token, journey, created["id"])["status"] in FINAL, timeout=30, what="a final status")
-    call, = requests.get(f"{stack.supplier_stub_url}/requests", params={"cancellationId": created["id"]}, timeout=10).json()
+    call, = requests.get(f"{stack.supplier_stub.url}/requests", params={"cancellationId": created["id"]}, timeout=10).json()
     kci = call["kci"]["body"]
     assert call["kci"]["status"] == 204
     accepted = journey.scenario == "CANCELLATION_ACCEPTED"
@@ -230,7 +230,7 @@ def test_the_follow_up_kci_is_the_suppliers_answer_for_the_orders_type(stack, to
 
 def tenant_kcis(stack, journey: Journey, *, all_attempts: bool = False) -> list[dict[str, Any]]:
     params = {"tenant": journey.tenant, "orderId": journey.order_id, **({"all": "1"} if all_attempts else {})}
-    answer = requests.get(f"{stack.tenant_stub_url}/received", params=params, timeout=10)
+    answer = requests.get(f"{stack.tenant_stub.url}/received", params=params, timeout=10)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -298,7 +298,7 @@ def test_every_delivery_has_a_new_x_request_id(stack, journeys):
 def test_a_failing_tenant_gets_the_kci_again_with_the_cached_token(stack, token):
     """The tenant answers 503 twice: the delivery retries (new X-Request-ID each time) and reuses its token."""
     journey = Journey("RELAY", 7201, tenant="TENANT2")
-    control = requests.post(f"{stack.tenant_stub_url}/control", json={"tenant": "TENANT2", "failNext": 2, "status": 503}, timeout=10)
+    control = requests.post(f"{stack.tenant_stub.url}/control", json={"tenant": "TENANT2", "failNext": 2, "status": 503}, timeout=10)
     assert control.status_code == 200, control.text
     answer = requests.post(f"{stack.base_url}/kcis", json=acknowledged_kci(journey), timeout=10,
                            headers={"Authorization": f"Bearer {token(journey.supplier)}", "X-Request-ID": "e2e-ack-tenant2",
@@ -311,11 +311,11 @@ def test_a_failing_tenant_gets_the_kci_again_with_the_cached_token(stack, token)
     assert len({attempt["body"]["id"] for attempt in attempts}) == 1  # the same tenant KCI, three times
     assert len({attempt["headers"]["X-Request-ID"] for attempt in attempts}) == 3
     assert delivered[0]["headers"]["X-Conversation-ID"] == "e2e-conversation-tenant2"
-    stats = requests.get(f"{stack.tenant_stub_url}/stats", timeout=10).json()
+    stats = requests.get(f"{stack.tenant_stub.url}/stats", timeout=10).json()
     assert stats["TENANT2"]["tokensIssued"] == 1, stats
 
 
 def test_the_tenant_stub_refuses_a_kci_without_its_token(stack):
-    answer = requests.post(f"{stack.tenant_stub_url}/TENANT1/kcis", json={"id": "x"}, timeout=10)
+    answer = requests.post(f"{stack.tenant_stub.url}/TENANT1/kcis", json={"id": "x"}, timeout=10)
     assert answer.status_code == 401
     assert answer.json()["code"] == "NOT_AUTHORISED"
