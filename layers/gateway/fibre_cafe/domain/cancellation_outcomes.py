@@ -15,9 +15,10 @@ Either way the order takes its next ``tenantKciSequence`` in the same write as t
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fibre_cafe.domain import tenant_kci_rules
+from fibre_cafe.domain.cancellation_summary import cancellation_summary
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.order import Order, OrderStatus
 from fibre_cafe.models.records import CancellationRecord
@@ -39,7 +40,7 @@ def with_tenant_update(plan: KciPlan, received_on: str, conversation_id: str | N
         if summary.get("id") != effect.cancellation_id:
             summary = {"id": effect.cancellation_id, "orderId": order.id, "supplier": order.supplier}
         summary["status"] = effect.status.value
-    updates = {"tenantKciSequence": sequence}
+    updates: dict[str, Any] = {"tenantKciSequence": sequence}
     if effect is not None and order.lastCancellation and order.lastCancellation.get("id") == effect.cancellation_id:
         updates["lastCancellation"] = summary
     order = order.model_copy(update=updates)
@@ -57,9 +58,9 @@ def with_tenant_update(plan: KciPlan, received_on: str, conversation_id: str | N
 
 def order_after_outcome(order: Order, record: CancellationRecord) -> Order:
     """The order once the supplier's answer (or the sweeper) moved ``record`` to its new status."""
-    updates: dict = {"version": order.version + 1}
+    updates: dict[str, Any] = {"version": order.version + 1}
     if order.lastCancellationId == record.id:
-        updates["lastCancellation"] = tenant_kci_rules.cancellation_summary(record)
+        updates["lastCancellation"] = cancellation_summary(record)
     if order.openCancellationId == record.id and record.status is CancellationStatus.COMPLETED:
         updates.update(openCancellationId=None, supplierStatus=OrderStatus.CANCELLED.value)
     elif order.openCancellationId == record.id and record.status is CancellationStatus.REJECTED:
@@ -74,7 +75,7 @@ def tenant_update_for_outcome(order_after: Order, record: CancellationRecord, kc
     """The tenant KCI for ``record``'s new status, using the sequence ``order_after_outcome`` took."""
     if record.status not in REPORTED_OUTCOMES:
         return None
-    summary = tenant_kci_rules.cancellation_summary(record)
+    summary = cancellation_summary(record)
     kci = tenant_kci_rules.for_cancellation_outcome(order_after, order_after.tenantKciSequence, kci_id, summary, record.status,
                                               record.error)
     assert kci is not None

@@ -23,8 +23,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fibre_cafe.clock import iso
-# Its own module (the Tenant API writes the summary without this module's models); still importable from here.
-from fibre_cafe.domain.cancellation_summary import CANCELLATION_SUMMARY_FIELDS, cancellation_summary  # noqa: F401
 from fibre_cafe.models.cancellation import CancellationStatus
 from fibre_cafe.models.errors import ErrorBody
 from fibre_cafe.models.order import Order
@@ -92,7 +90,8 @@ def cancellation_in_question(order: Order, kci: SupplierKci) -> dict[str, Any] |
     last = order.lastCancellation
     if not last:
         return None
-    if order.openCancellationId is not None or (kci.serviceOrderCancellationId is not None and kci.serviceOrderCancellationId == last.get("id")):
+    named = kci.serviceOrderCancellationId is not None and kci.serviceOrderCancellationId == last.get("id")
+    if order.openCancellationId is not None or named:
         return last
     return None
 

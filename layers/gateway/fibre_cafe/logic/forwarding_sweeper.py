@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 
 from fibre_cafe.clock import Clock, iso, utc_now
 from fibre_cafe.dal.cancellations_table import CancellationsTable
-from fibre_cafe.dal.errors import StaleRecord
+from fibre_cafe.dal.errors import RetryLater, StaleRecord
 from fibre_cafe.dal.gateway_store import GatewayStore
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.domain import cancellation_state_machine
@@ -78,7 +78,7 @@ def sweep(
                 report.failed_to_send.append(record.id)
                 continue
             record = table.record_forward_attempt(record, iso(now))
-        except StaleRecord:
+        except (StaleRecord, RetryLater):  # changed meanwhile, or its order kept changing: the next sweep looks again
             report.skipped.append(record.id)
             continue
         try:
