@@ -16,7 +16,8 @@ import json
 import sys
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from testing.stub_servers import StubReply, StubRequest, StubServer
 
 ORDER_ID = 123
 TENANT = "TENANT1"
@@ -71,42 +72,26 @@ def answer(target: str, request: dict) -> tuple[int, dict]:
     return 400, {"__type": "com.amazon.coral.validate#UnknownOperationException", "message": f"stub does not answer {operation}"}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms delayed-ACK stall
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        target = self.headers.get("X-Amz-Target", "")
-        try:
-            status, body = answer(target, json.loads(raw or b"{}"))
-        except Exception as exc:  # noqa: BLE001 - a stub: say what went wrong
-            status, body = 500, {"__type": "InternalFailure", "message": repr(exc)}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("x-amzn-RequestId", "stub")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args) -> None:
-        pass
+def route(request: StubRequest) -> StubReply:
+    """Both services speak AWS JSON 1.0: the operation is in X-Amz-Target, the parameters are the JSON body."""
+    try:
+        status, body = answer(request.header("X-Amz-Target", "") or "", json.loads(request.body or b"{}"))
+    except Exception as exc:  # noqa: BLE001 - a stub: say what went wrong
+        status, body = 500, {"__type": "InternalFailure", "message": repr(exc)}
+    return StubReply(status, body, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "stub"})
 
 
-def serve(port: int = 0) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    return server
+def serve(port: int = 0) -> StubServer:
+    return StubServer(route, "aws-stub", port=port)
 
 
 def main() -> int:
     server = serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
-    print(f"PORT {server.server_address[1]}", flush=True)
+    print(f"PORT {server.port}", flush=True)
+    server.start()
     # Stops when its parent closes stdin (the benchmark ends, or dies).
-    threading.Thread(target=lambda: (sys.stdin.read(), server.shutdown()), daemon=True).start()
-    server.serve_forever(poll_interval=0.2)
+    sys.stdin.read()
+    server.stop()
     return 0
 
 
