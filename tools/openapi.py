@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 from types import ModuleType
 from typing import Any
 
-from local_stack.template import ROOT, api_routes, function_spec, load_template, parameter_defaults
+from local_stack.template import ROOT, api_routes, function_spec, load_template
 from local_stack.tokens import SCOPES_BY_KIND, TOKEN_PATHS
 
 OUTPUT = ROOT / "docs" / "openapi.json"
@@ -66,23 +65,13 @@ def scheme_for(scopes: list[str]) -> str:
 
 
 def _load_api_modules() -> list[ModuleType]:
-    # Handler modules build their clients at import: give them a harmless environment (no call is made).
-    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-2")
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "openapi")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "openapi")
+    # Importing a handler builds nothing (its dependencies are built on first use, fibre_cafe/wiring.py): no
+    # environment is needed to read its routes.
     template = load_template()
     sys.path.insert(0, str(ROOT / "layers" / "gateway"))
     modules = []
     for logical_id in sorted({route.function for route in api_routes(template)}):
         spec = function_spec(logical_id, template)
-        props = template["Resources"][logical_id]["Properties"]
-        env = {**template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
-               **props.get("Environment", {}).get("Variables", {})}
-        defaults = parameter_defaults(template)
-        for key, value in env.items():
-            if isinstance(value, dict):
-                value = defaults.get(str(value.get("Ref")), f"openapi-{key.lower()}")
-            os.environ.setdefault(key, str(value))
         sys.path.insert(0, str(spec.code_dir))
         modules.append(importlib.import_module(spec.module))
     return modules
