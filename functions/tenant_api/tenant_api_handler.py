@@ -39,7 +39,7 @@ from fibre_cafe.models.cancellation import (
     ServiceOrderCancellation,
     ServiceOrderCancellationRequest,
 )
-from fibre_cafe.settings import ApiSettings, Count, QueueUrl
+from fibre_cafe.settings import ApiSettings, QueueUrl
 from fibre_cafe.wiring import Wiring
 
 logger = Logger()
@@ -60,7 +60,8 @@ app = build_resolver(
 
 class Settings(ApiSettings):
     supplier_requests_queue_url: QueueUrl = Field(alias="SUPPLIER_REQUESTS_QUEUE_URL")
-    id_block_size: Count = Field(100, alias="ID_BLOCK_SIZE")
+    # template.yaml's IdBlockSize (MinValue 1).
+    id_block_size: int = Field(100, alias="ID_BLOCK_SIZE", ge=1, description="a whole number, 1 or more")
 
 
 class Dependencies:

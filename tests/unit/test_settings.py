@@ -49,7 +49,8 @@ def test_a_missing_variable_is_one_line_naming_it_and_the_form_it_must_have(aws)
 
 
 @pytest.mark.parametrize(("logical_id", "variable", "value", "expected"), [
-    ("TenantApiFunction", "ID_BLOCK_SIZE", "lots", "a whole number from 1 to 10000"),
+    ("TenantApiFunction", "ID_BLOCK_SIZE", "lots", "a whole number, 1 or more"),
+    ("TenantApiFunction", "ID_BLOCK_SIZE", "0", "a whole number, 1 or more"),
     ("TenantApiFunction", "SUPPLIER_REQUESTS_QUEUE_URL", "supplier-requests", "an SQS queue URL, http(s)://host/account/name"),
     ("TenantApiFunction", "CLIENT_PRINCIPALS", '{"TENANT1": "tenant"}', 'a JSON object, app client id -> "tenant:<ID>"'),
     ("SupplierDispatcherFunction", "PARTNER_CALL_DEADLINE_SECONDS", "0", "a number of seconds, more than 0 and at most 900"),

@@ -33,7 +33,6 @@ TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$",
                                  description="a DynamoDB table name: 3-255 characters of A-Z a-z 0-9 _ . -")]
 QueueUrl = Annotated[str, Field(pattern=r"^https?://[^\s/]+/\S+$", description="an SQS queue URL, http(s)://host/account/name")]
 Seconds = Annotated[float, Field(gt=0, le=900, description="a number of seconds, more than 0 and at most 900")]
-Count = Annotated[int, Field(ge=1, le=10000, description="a whole number from 1 to 10000")]
 
 Attempts = Annotated[int, Field(ge=1, le=100, description="a whole number from 1 to 100")]
 BackoffSeconds = Annotated[int, Field(ge=1, le=900, description="a whole number of seconds from 1 to 900")]
