@@ -69,25 +69,20 @@ class OrdersTable:
 
     def held(self, order_id: int) -> list[dict[str, Any]]:
         """The order's held KCIs, in sequence order (what operators see waiting; see README runbook)."""
-        paginator = self.client.get_paginator("query")
-        entries: list[dict[str, Any]] = []
-        for page in paginator.paginate(
-            TableName=self.name,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :held)",
-            ExpressionAttributeValues={":pk": order_key(order_id)["pk"], ":held": {"S": "HELD#"}},
-            ConsistentRead=True,
-        ):
-            entries.extend(from_item(item) for item in page.get("Items", []))
-        return sorted(entries, key=lambda entry: (entry["sequenceNumber"], entry["kciId"]))
+        return self._kci_entries(order_id, "HELD#")
 
     def history(self, order_id: int) -> list[dict[str, Any]]:
         """The order's KCI history (audit), in sequence order."""
+        return self._kci_entries(order_id, "KCI#")
+
+    def _kci_entries(self, order_id: int, sk_prefix: str) -> list[dict[str, Any]]:
+        """The order's items whose sort key starts with ``sk_prefix``, by (sequenceNumber, kciId)."""
         paginator = self.client.get_paginator("query")
         entries: list[dict[str, Any]] = []
         for page in paginator.paginate(
             TableName=self.name,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :kci)",
-            ExpressionAttributeValues={":pk": order_key(order_id)["pk"], ":kci": {"S": "KCI#"}},
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": order_key(order_id)["pk"], ":prefix": {"S": sk_prefix}},
             ConsistentRead=True,
         ):
             entries.extend(from_item(item) for item in page.get("Items", []))
