@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import Field
@@ -15,6 +16,9 @@ from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.forwarding_sweeper import sweep
 from fibre_cafe.settings import GatewayTables, QueueUrl
 from fibre_cafe.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 
@@ -35,7 +39,7 @@ deps = Wiring(Settings, Dependencies)
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = deps()
     report = asdict(sweep(built.table, built.queue, store=built.store))
     logger.info("Forwarding sweep done", extra=report)

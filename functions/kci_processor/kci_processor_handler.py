@@ -9,6 +9,7 @@ without holding back the others in its batch.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import Field
@@ -26,6 +27,9 @@ from fibre_cafe.models.kci import KciEnvelope
 from fibre_cafe.observability import count
 from fibre_cafe.settings import GatewayTables, QueueUrl, SupplierPartners
 from fibre_cafe.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 # A batch whose every record failed is reported like any other (all in batchItemFailures), not
@@ -68,7 +72,7 @@ def _hold_expiry(body: str) -> int | None:
         return None
 
 
-def record_handler(record: SQSRecord) -> dict:
+def record_handler(record: SQSRecord) -> dict[str, Any]:
     order_id = _hold_expiry(record.body)
     if order_id is not None:
         released = deps().apply_kci.expire(order_id)
@@ -94,6 +98,6 @@ def record_handler(record: SQSRecord) -> dict:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps()
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

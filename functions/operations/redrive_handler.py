@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import Field
@@ -20,6 +21,11 @@ from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.redrive import redrive_dead_letters, redrive_failed_to_send, redrive_relay_failures
 from fibre_cafe.settings import GatewayTables, QueueUrl
 from fibre_cafe.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from fibre_cafe.dal.aws_clients import DynamoDBStreamsClient
 
 logger = Logger()
 
@@ -62,7 +68,7 @@ deps = Wiring(Settings, Dependencies)
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = deps()
     settings = built.settings
     action = event.get("action")

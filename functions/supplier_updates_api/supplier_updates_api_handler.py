@@ -6,7 +6,7 @@ Thin: validate (Powertools + fibre_cafe.models.kci), check against the registry 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
@@ -24,6 +24,9 @@ from fibre_cafe.logic.ingest_kci import ingest_kci
 from fibre_cafe.models.kci import KCI_ACCEPTED_VALUES, SupplierKci
 from fibre_cafe.settings import ApiSettings, QueueUrl
 from fibre_cafe.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 
@@ -65,7 +68,7 @@ deps = Wiring(Settings, Dependencies)
     responses=documented_responses({204: {"description": "Accepted for processing"}}),
     tags=["Supplier updates"],
 )
-def post_kci(
+def post_kci(  # type: ignore[no-untyped-def]  # no return annotation: Powertools would validate each answer against it
     kci: Annotated[SupplierKci, Body()],
     x_request_id: Annotated[str, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN)],
     x_conversation_id: Annotated[str | None, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN)] = None,
@@ -80,5 +83,5 @@ def post_kci(
 
 # correlation_id: API Gateway's request id, the requestId of the stage's access log line (README, runbook).
 @logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context, principal="supplier", max_body_bytes=MAX_BODY_BYTES, principals=deps().principals)

@@ -7,7 +7,7 @@ Thin on purpose: parse and validate (Powertools + the contract models), call one
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
@@ -41,6 +41,9 @@ from fibre_cafe.models.cancellation import (
 )
 from fibre_cafe.settings import ApiSettings, QueueUrl
 from fibre_cafe.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 
@@ -88,8 +91,11 @@ class Dependencies:
 
 deps = Wiring(Settings, Dependencies)
 
-RequestIdHeader = Annotated[str, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN, description="Unique identifier to identify request and response events across the Fibre Cafe gateway")]
-ConversationIdHeader = Annotated[str, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN, description="Identifier to track message journey across the Fibre Cafe gateway")]
+RequestIdHeader = Annotated[str, Header(
+    alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN,
+    description="Unique identifier to identify request and response events across the Fibre Cafe gateway")]
+ConversationIdHeader = Annotated[str, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN,
+                                             description="Identifier to track message journey across the Fibre Cafe gateway")]
 
 
 def _pass_through_headers() -> dict[str, str]:
@@ -102,7 +108,7 @@ def _pass_through_headers() -> dict[str, str]:
     return passed
 
 
-def _json(status: int, body: dict, request_id: str | None) -> Response:
+def _json(status: int, body: dict[str, Any], request_id: str | None) -> Response[dict[str, Any]]:
     headers = {"X-Request-ID": request_id} if request_id else {}
     return Response(status_code=status, content_type=JSON_CONTENT_TYPE, body=body, headers=headers)
 
@@ -114,10 +120,11 @@ def _json(status: int, body: dict, request_id: str | None) -> Response:
         "Validates the request, stores it with a generated id, answers 201 and forwards it to the supplier. "
         "Further updates are sent via KCIs. A retry with the same X-Request-ID and body returns the same answer."
     ),
-    responses=documented_responses({201: {"description": "Cancellation accepted", "content": {JSON_CONTENT_TYPE: {"model": ServiceOrderCancellation}}}}),
+    responses=documented_responses(
+        {201: {"description": "Cancellation accepted", "content": {JSON_CONTENT_TYPE: {"model": ServiceOrderCancellation}}}}),
     tags=["Service order cancellations"],
 )
-def create_service_order_cancellation(
+def create_service_order_cancellation(  # type: ignore[no-untyped-def]  # no return annotation: Powertools would validate each answer against it
     request: Annotated[ServiceOrderCancellationRequest, Body()],
     x_request_id: RequestIdHeader,
     x_conversation_id: ConversationIdHeader,
@@ -147,8 +154,8 @@ def create_service_order_cancellation(
     ),
     tags=["Service order cancellations"],
 )
-def get_service_order_cancellation(
-    id: Annotated[int, Path(ge=1, le=MAX_SAFE_INTEGER, description="The cancellation id the 201 returned")],  # noqa: A002
+def get_service_order_cancellation(  # type: ignore[no-untyped-def]  # no return annotation: Powertools would validate each answer against it
+    id: Annotated[int, Path(ge=1, le=MAX_SAFE_INTEGER, description="The cancellation id the 201 returned")],
     x_request_id: Annotated[str | None, Header(alias="X-Request-ID", pattern=TRACE_HEADER_PATTERN)] = None,
     x_conversation_id: Annotated[str | None, Header(alias="X-Conversation-ID", pattern=TRACE_HEADER_PATTERN)] = None,
 ):
@@ -160,6 +167,6 @@ def get_service_order_cancellation(
 
 # correlation_id: API Gateway's request id, the requestId of the stage's access log line (README, runbook).
 @logger.inject_lambda_context(clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context, principal="tenant", max_body_bytes=MAX_BODY_BYTES, id_parameters=ACCEPTED_IDS,
                    principals=deps().principals)

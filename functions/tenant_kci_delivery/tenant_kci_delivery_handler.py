@@ -10,6 +10,8 @@ back untouched (visible again at once, reported failed) instead of being cut off
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from aws_lambda_powertools import Logger
 from pydantic import Field
 
@@ -25,6 +27,9 @@ from fibre_cafe.models.tenant_kci import TenantKciMessage
 from fibre_cafe.observability import count
 from fibre_cafe.settings import Attempts, BackoffSeconds, PartnerCallSettings, QueueUrl, TableName, TenantPartners
 from fibre_cafe.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 # A batch whose every record failed (one KCI the tenant did not take yet, say) is reported like any
@@ -79,7 +84,7 @@ def record_handler(record: SQSRecord, budget: TimeBudget) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     budget = TimeBudget(context, deps().record_worst_case_seconds)  # this invocation's
     return process_partial_response(event=event, record_handler=lambda record: record_handler(record, budget),
                                     processor=processor, context=context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import Field
@@ -11,9 +12,12 @@ from pydantic import Field
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
-from fibre_cafe.logic.outbox_sweeper import sweep_outbox
+from fibre_cafe.logic.outbox_sweeper import OutboxSweepReport, sweep_outbox
 from fibre_cafe.settings import FunctionSettings, QueueUrl, TableName
 from fibre_cafe.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 
@@ -35,13 +39,13 @@ class Dependencies:
 deps = Wiring(Settings, Dependencies)
 
 
-def sweep(outbox: TenantKciOutbox, queue: TenantUpdatesQueue, after: timedelta):
+def sweep(outbox: TenantKciOutbox, queue: TenantUpdatesQueue, after: timedelta) -> OutboxSweepReport:
     """Indirection for tests (they move the clock)."""
     return sweep_outbox(outbox, queue, after)
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = deps()
     report = asdict(sweep(built.outbox, built.queue, built.after))
     logger.info("Outbox sweep done", extra={"relayed": len(report["relayed"]), "failed": len(report["failed"])})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from aws_lambda_powertools import Logger
 from pydantic import Field
 
@@ -12,6 +14,9 @@ from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
 from fibre_cafe.logic.relay_tenant_kcis import relay
 from fibre_cafe.settings import FunctionSettings, QueueUrl
 from fibre_cafe.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -53,7 +58,7 @@ def record_handler(record: DynamoDBRecord) -> str | None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps()
     _failed_orders.clear()
     try:

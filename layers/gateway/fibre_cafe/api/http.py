@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import base64
 import json
-from http import HTTPStatus
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -36,6 +37,9 @@ from fibre_cafe.dal.errors import Throttled
 from fibre_cafe.domain.errors import ConcurrentUpdate, DomainError, InvalidRequest, NotFound
 from fibre_cafe.models.errors import ErrorBody, ErrorCode
 from fibre_cafe.observability import count
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 logger = Logger(child=True)
 
@@ -75,11 +79,14 @@ ERROR_ANSWERS: dict[type[Exception], ErrorAnswer] = {
 }
 
 
-def error_response(status: int, code: ErrorCode, messages: list[str], headers: Mapping[str, str] | None = None) -> Response:
+def error_response(status: int, code: ErrorCode, messages: list[str], headers: Mapping[str, str] | None = None) -> Response[str]:
     body = ErrorBody.new(code, messages)
     count("GatewayFaults" if status >= 500 else "RequestsRefused", code=code.value)
     log = logger.error if status >= 500 else logger.info
-    log("Request answered with an error", extra={"status": status, "error_uuid": body.uuid, "error_code": code.value, "error_messages": messages})
+    log(
+        "Request answered with an error",
+        extra={"status": status, "error_uuid": body.uuid, "error_code": code.value, "error_messages": messages},
+    )
     return Response(
         status_code=status,
         content_type=JSON_CONTENT_TYPE,
@@ -88,7 +95,7 @@ def error_response(status: int, code: ErrorCode, messages: list[str], headers: M
     )
 
 
-def answer_error(exc: Exception) -> Response:
+def answer_error(exc: Exception) -> Response[str]:
     """The answer ``ERROR_ANSWERS`` gives ``exc`` (the first entry its class is, or derives from)."""
     answer = next(answer for cls, answer in ERROR_ANSWERS.items() if isinstance(exc, cls))
     if answer.message is not None:
@@ -102,7 +109,7 @@ def answer_error(exc: Exception) -> Response:
     return error_response(answer.status, answer.code, messages)
 
 
-def _field_path(loc: tuple) -> str:
+def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
@@ -138,7 +145,7 @@ def describe_validation_error(error: Mapping[str, Any], accepted: Mapping[str, s
     return f"Invalid value for field {field} - {error.get('msg', 'invalid')}"
 
 
-def validation_messages(errors: list[Mapping[str, Any]], accepted: Mapping[str, str], body_fields: tuple[str, ...] = ()) -> list[str]:
+def validation_messages(errors: Sequence[Mapping[str, Any]], accepted: Mapping[str, str], body_fields: tuple[str, ...] = ()) -> list[str]:
     messages: list[str] = []
     for error in errors:
         message = describe_validation_error(error, accepted, body_fields)
@@ -155,15 +162,15 @@ def build_resolver(accepted_values: Mapping[str, str], body_fields: tuple[str, .
     """
     app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=strict_json.loads)
 
-    @app.exception_handler(RequestValidationError)
-    def _invalid(exc: RequestValidationError) -> Response:
+    # Powertools' exception_handler() has no return annotation (a decorator would leave these functions untyped for
+    # mypy): each handler is registered by calling it.
+    def _invalid(exc: RequestValidationError) -> Response[str]:
         return error_response(400, ErrorCode.MALFORMED_REQUEST, validation_messages(exc.errors(), accepted_values, body_fields))
 
+    app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(list(ERROR_ANSWERS))(answer_error)
 
-    @app.exception_handler(ClientError)
-    @app.exception_handler(BotoCoreError)
-    def _aws_failed(exc: Exception) -> Response:
+    def _aws_failed(exc: Exception) -> Response[str]:
         if is_transient(exc):
             logger.warning("AWS dependency throttled or unavailable", exc_info=exc)
             return error_response(503, ErrorCode.GATEWAY_FAULT, ["The gateway is temporarily unavailable - please retry"],
@@ -171,13 +178,17 @@ def build_resolver(accepted_values: Mapping[str, str], body_fields: tuple[str, .
         logger.exception("AWS call failed", exc_info=exc)
         return error_response(500, ErrorCode.GATEWAY_FAULT, ["The gateway could not process the request"])
 
-    @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+    app.exception_handler(BotoCoreError)(_aws_failed)
+    app.exception_handler(ClientError)(_aws_failed)
+
+    def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("Unexpected error", exc_info=exc)
         return error_response(500, ErrorCode.GATEWAY_FAULT, ["The gateway could not process the request"])
 
+    app.exception_handler(Exception)(_unexpected)
+
     @app.not_found
-    def _no_route(_exc: Exception) -> Response:
+    def _no_route(_exc: Exception) -> Response[str]:
         # A path the API has, with a method it does not have there, is 405 (the contract's code: NOT_IMPLEMENTED).
         method = app.current_event.http_method.upper()
         path = app.current_event.path
@@ -191,7 +202,7 @@ def build_resolver(accepted_values: Mapping[str, str], body_fields: tuple[str, .
     return app
 
 
-def _unsupported_content_type(event: Mapping[str, Any]) -> Response | None:
+def _unsupported_content_type(event: Mapping[str, Any]) -> Response[str] | None:
     """Bodies must be JSON: refuse other content types before validation guesses at them."""
     if str(event.get("httpMethod", "")).upper() not in BODY_METHODS:
         return None
@@ -219,7 +230,11 @@ def _with_json_content_type(event: dict[str, Any]) -> dict[str, Any]:
         return event
     single = {name: value for name, value in headers.items() if name not in names}
     multi = {name: value for name, value in (event.get("multiValueHeaders") or {}).items() if str(name).lower() != "content-type"}
-    return {**event, "headers": {**single, "Content-Type": JSON_CONTENT_TYPE}, "multiValueHeaders": {**multi, "Content-Type": [JSON_CONTENT_TYPE]}}
+    return {
+        **event,
+        "headers": {**single, "Content-Type": JSON_CONTENT_TYPE},
+        "multiValueHeaders": {**multi, "Content-Type": [JSON_CONTENT_TYPE]},
+    }
 
 
 def _body_text(event: Mapping[str, Any]) -> str | None:
@@ -233,7 +248,7 @@ def _body_text(event: Mapping[str, Any]) -> str | None:
         return None
 
 
-def _unreadable_body(event: Mapping[str, Any]) -> Response | None:
+def _unreadable_body(event: Mapping[str, Any]) -> Response[str] | None:
     """Refuse an undecodable body here, before Powertools reads it: then every ValueError raised later is the
     gateway's own fault (500), never blamed on the tenant as a malformed request."""
     if str(event.get("httpMethod", "")).upper() in BODY_METHODS and _body_text(event) is None:
@@ -241,7 +256,7 @@ def _unreadable_body(event: Mapping[str, Any]) -> Response | None:
     return None
 
 
-def _json_array_body(event: Mapping[str, Any]) -> Response | None:
+def _json_array_body(event: Mapping[str, Any]) -> Response[str] | None:
     """Powertools validates the first element of a JSON array body as if it were the whole body (it unwraps
     lists for repeated form fields), so ``[{...}]`` would pass. A body must be one JSON object."""
     if str(event.get("httpMethod", "")).upper() not in BODY_METHODS:
@@ -252,7 +267,7 @@ def _json_array_body(event: Mapping[str, Any]) -> Response | None:
     return None
 
 
-def _too_large(event: Mapping[str, Any], max_body_bytes: int) -> Response | None:
+def _too_large(event: Mapping[str, Any], max_body_bytes: int) -> Response[str] | None:
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
     if size > max_body_bytes:
@@ -260,7 +275,7 @@ def _too_large(event: Mapping[str, Any], max_body_bytes: int) -> Response | None
     return None
 
 
-def _non_canonical_ids(event: Mapping[str, Any], id_parameters: Mapping[str, str]) -> Response | None:
+def _non_canonical_ids(event: Mapping[str, Any], id_parameters: Mapping[str, str]) -> Response[str] | None:
     """Path ids are canonical decimal digits (``1``; not ``01``, ``+1``, ``1.0``, `` 1``): one id, one spelling.
     pydantic's integer parsing takes all of those for 1, so they are refused before it runs; the range
     check stays the route's (``Path(ge=..., le=...)``)."""
@@ -271,8 +286,8 @@ def _non_canonical_ids(event: Mapping[str, Any], id_parameters: Mapping[str, str
     return error_response(400, ErrorCode.MALFORMED_REQUEST, messages) if messages else None
 
 
-def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: PrincipalType, max_body_bytes: int = 65536,
-            id_parameters: Mapping[str, str] | None = None, principals: Principals | None = None) -> dict:
+def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any, principal: PrincipalType, max_body_bytes: int = 65536,
+            id_parameters: Mapping[str, str] | None = None, principals: Principals | None = None) -> dict[str, Any]:
     """``app.resolve`` after the checks that must come before Powertools reads the body.
 
     The caller must be a verified ``principal`` known to ``principals`` (401/403 otherwise); a body must be JSON and at
@@ -288,14 +303,14 @@ def resolve(app: APIGatewayRestResolver, event: dict, context: Any, principal: P
              or _unreadable_body(event) or _json_array_body(event))
     if early is not None:
         return _as_proxy(early)
-    app.append_context(caller=caller)
+    app.context["caller"] = caller  # what append_context(caller=...) does; it has no annotations
     try:
         return app.resolve(_with_json_content_type(event), context)
     finally:
-        app.clear_context()
+        app.context.clear()  # clear_context(), which has no annotations
 
 
-def _as_proxy(response: Response) -> dict:
+def _as_proxy(response: Response[str]) -> dict[str, Any]:
     return {
         "statusCode": response.status_code,
         "headers": {"Content-Type": JSON_CONTENT_TYPE, **(response.headers or {})},
@@ -305,7 +320,7 @@ def _as_proxy(response: Response) -> dict:
     }
 
 
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=HTTPStatus(status).value,
         content_type=JSON_CONTENT_TYPE,
@@ -326,11 +341,12 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def documented_responses(success: dict[int, dict], errors: tuple[int, ...] = (400, 401, 403, 413, 422, 500, 503)) -> dict[int, dict]:
+def documented_responses(success: dict[int, OpenAPIResponse],
+                         errors: tuple[int, ...] = (400, 401, 403, 413, 422, 500, 503)) -> dict[int, OpenAPIResponse]:
     """OpenAPI ``responses`` for a route: its success answers plus the contract's error bodies."""
     responses = dict(success)
     for status in errors:
-        entry: dict[str, Any] = {
+        entry: OpenAPIResponse = {
             "description": ERROR_DESCRIPTIONS[status],
             "content": {JSON_CONTENT_TYPE: {"model": ErrorBody}},
         }

@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from fibre_cafe.dal.errors import IdSpaceExhausted
 from fibre_cafe.models.cancellation import MAX_SAFE_INTEGER
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
 
 COUNTER_KEY = "COUNTER#serviceOrderCancellationId"
 
 
 class BlockIdAllocator:
-    def __init__(self, client, table_name: str, block_size: int = 100, counter_key: str = COUNTER_KEY):
+    def __init__(self, client: DynamoDBClient, table_name: str, block_size: int = 100, counter_key: str = COUNTER_KEY):
         if block_size < 1:
             raise ValueError("block_size must be at least 1")
         self._client = client
@@ -36,7 +40,7 @@ class BlockIdAllocator:
         self._lock = threading.Lock()
         self._next = 0
         self._last = -1  # empty block
-        self._refill: Future | None = None
+        self._refill: Future[tuple[int, int]] | None = None
         self._executor: ThreadPoolExecutor | None = None
 
     def _reserve_block(self) -> tuple[int, int]:

@@ -29,11 +29,15 @@ import json
 import re
 import threading
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from fibre_cafe.dal.dynamodb_codec import from_item
 from fibre_cafe.dal.errors import MisconfiguredPartner, UnknownPartner
 from fibre_cafe.dal.partner_directory import PartnerEndpoint
+
+if TYPE_CHECKING:
+    from fibre_cafe.dal.aws_clients import DynamoDBClient
 
 PartnerKind = Literal["tenant", "supplier"]
 DEFAULT_TTL_SECONDS = 60.0
@@ -55,14 +59,17 @@ CLIENT_PRINCIPAL_PATTERN = re.compile(r"^(tenant|supplier):([A-Za-z0-9][A-Za-z0-
 CLIENT_ATTRIBUTES = frozenset({"pk", "principal", "description"})
 
 
-class _TtlCache:
+V = TypeVar("V")
+
+
+class _TtlCache(Generic[V]):
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl
         self.clock = clock
         self._lock = threading.Lock()
-        self._values: dict[str, tuple[float, Any]] = {}
+        self._values: dict[str, tuple[float, V]] = {}
 
-    def get(self, key: str, load: Callable[[], Any]) -> Any:
+    def get(self, key: str, load: Callable[[], V]) -> V:
         with self._lock:
             cached = self._values.get(key)
             if cached is not None and cached[0] > self.clock():
@@ -80,10 +87,13 @@ class _TtlCache:
 class ClientRegistry:
     """app client id -> (kind, partner id), from ``CLIENT#`` items, cached per client (absent and malformed too)."""
 
-    def __init__(self, dynamodb, table_name: str, ttl_seconds: float | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str, ttl_seconds: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.dynamodb = dynamodb
         self.table_name = table_name
-        self._cache = _TtlCache(DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds, clock)
+        self._cache: _TtlCache[tuple[PartnerKind, str] | MisconfiguredPartner | None] = _TtlCache(
+            DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds, clock
+        )
 
     def _load(self, client_id: str) -> tuple[PartnerKind, str] | MisconfiguredPartner | None:
         answer = self.dynamodb.get_item(TableName=self.table_name, Key=client_key(client_id))
@@ -96,7 +106,8 @@ class ClientRegistry:
         if unknown or matched is None:
             wrong = ", ".join(unknown or ["principal"])
             return MisconfiguredPartner(f"registry entry of client {client_id} is malformed: {wrong}")
-        return matched.group(1), matched.group(2)  # type: ignore[return-value]
+        kind: PartnerKind = "tenant" if matched.group(1) == "tenant" else "supplier"  # the pattern allows only these two
+        return kind, matched.group(2)
 
     def principal(self, client_id: str) -> tuple[PartnerKind, str] | None:
         """The client's principal, None when it is not registered; MisconfiguredPartner when its entry is invalid."""
@@ -142,13 +153,15 @@ class RegistryDirectory:
     ``read_secret`` None: settings only (``endpoint(...).settings``), the credentials are not read.
     """
 
-    def __init__(self, kind: PartnerKind, dynamodb, table_name: str, read_secret: Callable[[str], dict[str, Any]] | None,
+    def __init__(self, kind: PartnerKind, dynamodb: DynamoDBClient, table_name: str, read_secret: Callable[[str], dict[str, Any]] | None,
                  ttl_seconds: float | None = None, clock: Callable[[], float] = time.monotonic):
         self.kind = kind
         self.dynamodb = dynamodb
         self.table_name = table_name
         self.read_secret = read_secret
-        self._cache = _TtlCache(DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds, clock)
+        self._cache: _TtlCache[PartnerEndpoint | UnknownPartner] = _TtlCache(
+            DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds, clock
+        )
 
     def _load(self, partner: str) -> PartnerEndpoint | UnknownPartner:
         from pydantic import ValidationError
@@ -166,11 +179,11 @@ class RegistryDirectory:
             return MisconfiguredPartner(f"registry entry of {partner} is a {entry.kind}, not a {self.kind}")
         credentials: dict[str, Any] = {}
         needed = CREDENTIAL_FIELDS[entry.auth.type] if self.read_secret is not None else ()
-        if needed:
+        if needed and self.read_secret is not None:  # (needed is empty without a reader: the test narrows the type)
             if not entry.credentialsSecret:
                 return MisconfiguredPartner(f"registry entry of {partner} names no credentialsSecret for {entry.auth.type} auth")
             try:
-                credentials = self.read_secret(entry.credentialsSecret)  # type: ignore[misc]
+                credentials = self.read_secret(entry.credentialsSecret)
             except Exception as exc:  # noqa: BLE001 - a missing or unreadable secret: this partner only
                 return MisconfiguredPartner(f"credentials secret of {partner} is not usable: {type(exc).__name__}")
             missing = [name for name in needed if not isinstance(credentials.get(name), str) or not credentials[name]]

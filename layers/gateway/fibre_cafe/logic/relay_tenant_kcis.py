@@ -8,6 +8,7 @@ deduplicates on the tenant KCI id, and delivery skips a KCI already delivered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox, is_outbox_key
@@ -15,7 +16,7 @@ from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
 from fibre_cafe.models.tenant_kci import TenantKciMessage
 
 
-def outbox_message(stream_record: dict[str, Any]) -> TenantKciMessage | None:
+def outbox_message(stream_record: Mapping[str, Any]) -> TenantKciMessage | None:
     """The tenant KCI a DynamoDB stream record (the Lambda event's shape) carries, if any."""
     if stream_record.get("eventName") != "INSERT":
         return None
@@ -25,7 +26,7 @@ def outbox_message(stream_record: dict[str, Any]) -> TenantKciMessage | None:
     return TenantKciOutbox.message_from_item(image)
 
 
-def relay(stream_record: dict[str, Any], queue: TenantUpdatesQueue) -> str | None:
+def relay(stream_record: Mapping[str, Any], queue: TenantUpdatesQueue) -> str | None:
     message = outbox_message(stream_record)
     if message is None:
         return None
