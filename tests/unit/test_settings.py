@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from fibre_cafe.settings import SettingsError
@@ -9,6 +12,7 @@ from fibre_cafe.wiring import Wiring
 from local_stack.template import function_environment, load_template, resources_of_type
 from testing.functions import function_env, import_handler
 
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = sorted(resources_of_type(load_template(), "AWS::Serverless::Function"))
 # Variables a function's template declares that are not the function's own settings: boto3's and Powertools'.
 NOT_SETTINGS = {"AWS_ENDPOINT_URL", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
@@ -107,3 +111,10 @@ def test_dependencies_are_built_once_on_first_use_and_again_only_when_configured
     assert wiring() is not first and built[1] is built[0]
     wiring.configure(function_env("TenantKciRelayFunction", aws, TENANT_UPDATES_QUEUE_URL="https://sqs.example/1/other"))
     assert wiring().queue.url == "https://sqs.example/1/other" and len(built) == 3
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_the_sam_local_environment_of_every_function_is_valid_settings(logical_id):
+    """events/env.json (``sam local invoke --env-vars``) gives each function settings its model accepts."""
+    env = json.loads((ROOT / "events" / "env.json").read_text())[logical_id]
+    import_handler(logical_id).Settings.from_environ({key: str(value) for key, value in env.items()})
