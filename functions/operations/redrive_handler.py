@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from pydantic import Field
 
-from fibre_cafe.dal.aws_clients import DynamoDBStreamsClient, dynamodb_client, sqs_client
+from fibre_cafe.dal.aws_clients import DynamoDBStreamsClient, dynamodb_client, dynamodb_streams_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.supplier_requests_queue import SupplierRequestsQueue
 from fibre_cafe.logic.redrive import redrive_dead_letters, redrive_failed_to_send, redrive_relay_failures
@@ -57,11 +57,10 @@ class Dependencies:
     @cached_property
     def streams(self) -> DynamoDBStreamsClient:
         """DynamoDB Streams, for the relay's failures only: built on the first such redrive, then kept."""
-        import boto3
         from botocore.config import Config
 
         # The regional endpoint (botocore's account-id endpoints are not served by every emulator).
-        return boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+        return dynamodb_streams_client(Config(account_id_endpoint_mode="disabled"))
 
 
 deps = Wiring(Settings, Dependencies)
