@@ -149,7 +149,7 @@ class StartLambda:
         env_file.write_text(json.dumps(self.env_vars, indent=2))
         log.info("sam local start-lambda on %s (warm containers %s, image %s, network %s; log %s)", self.url, self.warm,
                  self.docker.image, self.docker.network, self.log_path)
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - open while the process runs
+        self._log = open(self.log_path, "w")  # open while the process runs
         self._process = subprocess.Popen(self.command(env_file), stdout=self._log, stderr=subprocess.STDOUT, env=sam_env(self.region),
                                          cwd=str(ROOT), start_new_session=True)
         deadline = time.monotonic() + timeout

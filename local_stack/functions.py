@@ -36,12 +36,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from local_stack.template import FunctionSpec, LocalResources, function_environment, function_spec
 
@@ -155,7 +155,9 @@ class _Worker:
             self._relayed.pop(request_id, None)
 
     def wait_ready(self, function_name: str) -> None:
-        answer = self._receive(INIT_TIMEOUT_SECONDS, f"{function_name}: the execution environment did not start in {INIT_TIMEOUT_SECONDS:g} s")
+        answer = self._receive(
+            INIT_TIMEOUT_SECONDS, f"{function_name}: the execution environment did not start in {INIT_TIMEOUT_SECONDS:g} s"
+        )
         if answer[0] != "ready":
             self.stop()
             raise FunctionError(f"{function_name}: init failed: {answer[1]}", "Runtime.ImportModuleError")
@@ -167,8 +169,11 @@ class _Worker:
         except (OSError, ValueError) as exc:
             self.stop()
             raise FunctionError(f"{function_name}: the execution environment is gone ({exc})", "Runtime.ExitError") from exc
-        status, payload = self._receive(timeout_seconds + TIMEOUT_GRACE_SECONDS, f"{function_name}: Task timed out after {timeout_seconds:g} seconds",
-                                        "Sandbox.Timedout")
+        status, payload = self._receive(
+            timeout_seconds + TIMEOUT_GRACE_SECONDS,
+            f"{function_name}: Task timed out after {timeout_seconds:g} seconds",
+            "Sandbox.Timedout",
+        )
         self._wait_relayed(request_id)
         if status == "ok":
             return json.loads(payload)

@@ -7,15 +7,16 @@ Start order: the sockets (HTTP front, supplier stub, tenant stub: a busy port fa
 ThreadedMotoServer (fresh state), the process environment (endpoint, fake credentials, region:
 nothing can reach AWS), the tables and queues from template.yaml, each function's handler imported
 with its environment (functions.py), the partner registry (the development clients, and the stubs as
-the partners, seed.py: as an operator onboards them in AWS), the demo orders, the token authority (its issuer names the front's port), the HTTP front, the stubs, the
-schedules, the event source pollers (pollers.py: the SQS queues and the orders table's stream).
+the partners, seed.py: as an operator onboards them in AWS), the demo orders, the token authority (its issuer names
+the front's port), the HTTP front, the stubs, the schedules, the event source pollers (pollers.py: the SQS queues
+and the orders table's stream).
 ``stop`` undoes it in reverse and restores every environment variable it changed.
 
 Local-only knobs (the CLI reads them from the environment, see __main__.py and the README):
 ``visibility_timeout`` replaces the queues' VisibilityTimeout (LOCAL_VISIBILITY_TIMEOUT),
 ``function_env`` adds or replaces function variables (LOCAL_FUNCTION_ENV), ``supplier_read_timeout``
-shortens the dispatcher's read timeout (its setting SUPPLIER_READ_TIMEOUT_SECONDS; LOCAL_SUPPLIER_READ_TIMEOUT), ``supplier_stub_timeout`` is
-how long the supplier stub's TIMEOUT scenario stays silent (SUPPLIER_STUB_TIMEOUT_SECONDS),
+shortens the dispatcher's read timeout (its setting SUPPLIER_READ_TIMEOUT_SECONDS; LOCAL_SUPPLIER_READ_TIMEOUT),
+``supplier_stub_timeout`` is how long the supplier stub's TIMEOUT scenario stays silent (SUPPLIER_STUB_TIMEOUT_SECONDS),
 ``function_concurrency`` how many invocations of one function run in parallel, each in a worker
 process of its own (an int for every function or ``{"LogicalId": n}``; LOCAL_FUNCTION_CONCURRENCY;
 default ``functions.DEFAULT_CONCURRENCY``, template.yaml's ReservedConcurrentExecutions caps it),
@@ -120,7 +121,7 @@ class _EnvPatch:
 
 class LocalStack:
     _running_lock = threading.Lock()
-    _running: "LocalStack | None" = None
+    _running: LocalStack | None = None
 
     def __init__(self, port: int = DEFAULT_PORT, moto_port: int = DEFAULT_MOTO_PORT, *, seed: bool = True,
                  schedule_seconds: float | None = None, run_schedules: bool = True, run_pollers: bool = True,
@@ -132,7 +133,9 @@ class LocalStack:
         if lambda_runtime not in LAMBDA_RUNTIMES:
             raise ValueError(f"lambda_runtime must be one of {', '.join(LAMBDA_RUNTIMES)}, not {lambda_runtime!r}")
         if lambda_runtime == "containers" and supplier_read_timeout is not None:
-            raise ValueError("supplier_read_timeout cannot reach a function in a container (SUPPLIER_READ_TIMEOUT_SECONDS is not a template variable)")
+            raise ValueError(
+                "supplier_read_timeout cannot reach a function in a container (SUPPLIER_READ_TIMEOUT_SECONDS is not a template variable)"
+            )
         self.lambda_runtime = lambda_runtime
         # moto and the stubs listen here: loopback, or (containers) the project's Docker network's gateway address.
         self.requested_host = host
@@ -205,14 +208,14 @@ class LocalStack:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         self.start()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         with LocalStack._running_lock:
             if LocalStack._running is not None:
                 raise RuntimeError("A LocalStack is already running in this process (the environment and handler modules are process-wide)")
@@ -271,8 +274,15 @@ class LocalStack:
 
             assert self.docker is not None
             self._containers = ContainerRuntime(self.docker, REGION, endpoint_url=self.moto_url, warm=self.warm_containers)
-        self.functions = load_functions(needed, self.resources, REGION, set_env=self._env.update, overrides=self._function_overrides(needed),
-                                        containers=self._containers, concurrency=self._concurrency)
+        self.functions = load_functions(
+            needed,
+            self.resources,
+            REGION,
+            set_env=self._env.update,
+            overrides=self._function_overrides(needed),
+            containers=self._containers,
+            concurrency=self._concurrency,
+        )
         if self.prewarm:
             for function in self.functions.values():
                 runner = getattr(function, "runner", None)  # in-process workers (containers warm up on their own)
@@ -445,14 +455,26 @@ class LocalStack:
                 details.append(f"window {source.batching_window_seconds:g} s")
             if source.filters:
                 details.append("filtered")
-            lines.append(f"  stream poller    {self.resources.tables[source.table]} stream -> {source.function} ({', '.join(details)}){state}")
-        timeouts = sorted({int(res["Properties"]["VisibilityTimeout"]) for res in resources_of_type(load_template(), "AWS::SQS::Queue").values()
-                           if "VisibilityTimeout" in res.get("Properties", {})})
+            lines.append(
+                f"  stream poller    {self.resources.tables[source.table]} stream -> {source.function} ({', '.join(details)}){state}"
+            )
+        timeouts = sorted(
+            {
+                int(res["Properties"]["VisibilityTimeout"])
+                for res in resources_of_type(load_template(), "AWS::SQS::Queue").values()
+                if "VisibilityTimeout" in res.get("Properties", {})
+            }
+        )
         if self.visibility_timeout is None:
-            lines.append(f"  visibility       template's VisibilityTimeout ({', '.join(f'{t} s' for t in timeouts)}); LOCAL_VISIBILITY_TIMEOUT shortens it")
+            lines.append(
+                f"  visibility       template's VisibilityTimeout ({', '.join(f'{t} s' for t in timeouts)}); "
+                "LOCAL_VISIBILITY_TIMEOUT shortens it"
+            )
         else:
-            lines.append(f"  visibility       {self.visibility_timeout} s on every queue that sets one (LOCAL_VISIBILITY_TIMEOUT; template: "
-                         f"{', '.join(f'{t} s' for t in timeouts)})")
+            lines.append(
+                f"  visibility       {self.visibility_timeout} s on every queue that sets one (LOCAL_VISIBILITY_TIMEOUT; template: "
+                f"{', '.join(f'{t} s' for t in timeouts)})"
+            )
         return lines
 
     # ---------------------------------------------------------------- helpers for tests and people
@@ -498,7 +520,8 @@ class LocalStack:
         lines += self._describe_event_sources()
         assert self.supplier_stub is not None and self.tenant_stub is not None
         lines += [
-            f"  supplier stub    {self.supplier_stub.url}/<SUPPLIER>/service-order-cancellations  ({', '.join(self.supplier_stub.suppliers)};"
+            f"  supplier stub    {self.supplier_stub.url}/<SUPPLIER>/service-order-cancellations  "
+            f"({', '.join(self.supplier_stub.suppliers)};"
             f" X-Scenario / X-Kci-Delay / X-Problem-Code; GET {self.supplier_stub.url}/requests)",
             f"  tenant stub      {self.tenant_stub.url}/<TENANT>/kcis  ({', '.join(self.tenant_stub.tenants)};"
             f" GET {self.tenant_stub.url}/received?tenant=TENANT1, POST {self.tenant_stub.url}/control)",
@@ -512,7 +535,9 @@ class LocalStack:
         lines.append(f"  dev clients      {clients}; client_secret {DEV_CLIENT_SECRET} (development only)")
         if self.seed:
             for order in DEMO_ORDERS:
-                lines.append(f"  demo order       {order.id} {order.order_type} {order.tenant} {order.supplier} {order.status}: {order.note}")
+                lines.append(
+                    f"  demo order       {order.id} {order.order_type} {order.tenant} {order.supplier} {order.status}: {order.note}"
+                )
             lines.append("  walkthrough      README \"Try it\": order 4242 (registered by a supplier KCI), then 1003")
         else:
             lines.append("  demo orders      none (seeding off)")

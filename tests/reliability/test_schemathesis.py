@@ -23,10 +23,9 @@ from pathlib import Path
 
 import pytest
 import requests
+import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-
-import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NOT_SET
 from schemathesis.core.transport import Response

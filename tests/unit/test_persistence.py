@@ -117,7 +117,9 @@ def test_one_record_and_one_message_per_accepted_cancellation(api, orders, aws_v
     ids = [assert_created(api("POST", PATH, body={**EXAMPLE, "orderId": order_id}))["id"] for order_id in (1, 2, 3)]
     assert sorted(item["id"] for item in aws_view.cancellation_items()) == sorted(ids)
     assert sorted(m["body"]["cancellationId"] for m in aws_view.messages()) == sorted(ids)
-    assert sorted((m["body"]["cancellationId"], m["body"]["orderId"]) for m in aws_view.messages()) == sorted(zip(ids, (1, 2, 3)))
+    assert sorted((m["body"]["cancellationId"], m["body"]["orderId"]) for m in aws_view.messages()) == sorted(
+        zip(ids, (1, 2, 3), strict=True)
+    )
 
 
 def test_concurrent_creations_on_different_orders_get_distinct_ids(tenant_api, orders, create, aws_view):

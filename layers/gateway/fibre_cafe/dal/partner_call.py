@@ -24,9 +24,10 @@ Worst case with the template's settings: 12 s per call + 3 s = 15 s per record; 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from fibre_cafe.dal.errors import NoAnswer, RetryLater
 
