@@ -1,7 +1,7 @@
 """Where moto (5.2.x) differs from AWS in a way the local stack's journeys would show, and the fix, while the stack runs.
 
 ONE implementation of each fix, shared by the local stack (``LocalStack`` enters all of them, so what
-``make run`` runs is what ``make bench`` measures), the test suites (tests/lifecycle/conftest.py) and the
+``make run`` runs is what ``make bench`` measures), the test suites (testing/pytest_plugin.py, via testing/aws.py) and the
 benchmarks (bench/). Each is a context manager that patches moto's classes in this process (in-process
 ``mock_aws`` and a ``ThreadedMotoServer`` alike) while it lasts; nested and concurrent uses are counted.
 
