@@ -33,7 +33,7 @@ OFFLINE_AWS := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE \
 SAM := $(OFFLINE_AWS) $(SAM_VENV)/bin/sam
 CFN_LINT := $(OFFLINE_AWS) $(VENV)/bin/cfn-lint
 
-# The Python checks of `make lint`: ruff over the whole repo, mypy --strict on layers/,
+# The Python checks of `make lint`, which `make test` runs too: ruff over the whole repo, mypy --strict on layers/,
 # functions/ and tools/ (rules, scope and the pydantic plugin: pyproject.toml).
 define PY_LINT
 	@echo "ruff check ."; $(VENV)/bin/ruff check .
@@ -97,9 +97,10 @@ test-sam-local: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) build ## the sam_local sui
 # The sam_local suite (tests/sam_local, Docker): once per `make test`, never in test-py312 (pyproject deselects the marker).
 SAM_LOCAL_TESTS = $(VENV)/bin/python -m pytest tests/sam_local -m sam_local -p no:randomly $(SAM_LOCAL_ARGS)
 
-test: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## cfn-lint + sam validate --lint + sam build + OpenAPI drift check + the whole test suite + the sam local suite (what CI runs)
+test: $(VENV)/$(STAMP) $(SAM_VENV)/$(STAMP) ## make lint (cfn-lint, sam validate --lint, ruff, mypy --strict) + sam build + OpenAPI drift check + the whole test suite + the sam local suite (what CI runs)
 	@echo "cfn-lint $(TEMPLATE)"; $(CFN_LINT) $(TEMPLATE)
 	@echo "sam validate --lint --template $(TEMPLATE) --region $(REGION)"; $(SAM) validate --lint --template $(TEMPLATE) --region $(REGION)
+	$(PY_LINT)
 	PYENV_VERSION=$(PYENV_312) $(SAM) build --template $(TEMPLATE) --build-dir $(BUILD_DIR)
 	$(VENV)/bin/python -m tools.openapi --check
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
