@@ -20,7 +20,6 @@ is not sent again.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -33,6 +32,7 @@ from fibre_cafe.dal.oauth2_tokens import TokenCache
 from fibre_cafe.dal.partner_client import CallFailure, PartnerClient, PartnerReply, RetryPolicy
 from fibre_cafe.dal.partner_directory import PartnerEndpoints
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox, outbox_key
+from fibre_cafe.ids import new_id
 from fibre_cafe.models.tenant_kci import DeliveryStatus, TenantKciMessage
 
 logger = Logger(child=True)
@@ -107,8 +107,8 @@ class DeliverTenantKci:
             return PartnerReply(failure=CallFailure.UNREACHABLE, detail=str(exc))
         headers = {
             "Content-Type": "application/json",
-            "X-Request-ID": str(uuid.uuid4()),
-            "X-Conversation-ID": message.conversationId or str(uuid.uuid4()),
+            "X-Request-ID": new_id(),
+            "X-Conversation-ID": message.conversationId or new_id(),
         }
         return self.client.post(endpoint, "/kcis", message.kci.body(delivered_on), headers)
 

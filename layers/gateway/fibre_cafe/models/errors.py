@@ -1,11 +1,16 @@
-"""The contract's error body: ``{"uuid", "code", "messages"}`` for every 4xx/5xx that has a body."""
+"""The contract's error body: ``{"uuid", "code", "messages"}`` for every 4xx/5xx that has a body.
+
+Only a value: the exceptions are domain/errors.py's and dal/errors.py's, and api/http.py decides which body
+answers which of them. A new body's uuid comes from fibre_cafe/ids.py (the one maker of ids).
+"""
 
 from __future__ import annotations
 
-import uuid
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from fibre_cafe.ids import new_id
 
 
 class ErrorCode(StrEnum):
@@ -31,4 +36,5 @@ class ErrorBody(BaseModel):
 
     @classmethod
     def new(cls, code: ErrorCode, messages: list[str]) -> ErrorBody:
-        return cls(uuid=str(uuid.uuid4()), code=code, messages=messages)
+        """A body with a fresh uuid (logic/ and api/; the domain is given its ids)."""
+        return cls(uuid=new_id(), code=code, messages=messages)
