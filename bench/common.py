@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import testing.aws  # noqa: E402
-from local_stack.template import LocalResources, function_environment, function_spec, load_template, resources_of_type  # noqa: E402
+import testing.aws  # noqa: E402 - importable only once sys.path has the repo root
+from local_stack.template import LocalResources, function_environment, function_spec, load_template, resources_of_type  # noqa: E402 - as above
 
 REGION = testing.aws.REGION
 ACCOUNT = testing.aws.ACCOUNT

@@ -332,12 +332,12 @@ class _StrictRequestHandler(WSGIRequestHandler):
     disable_nagle_algorithm = True
 
     @property
-    def server_version(self) -> str:  # type: ignore[override]
+    def server_version(self) -> str:  # type: ignore[override]  # the stdlib's class attribute, fixed here
         return "FibreCafeLocal/1.0"
 
     def parse_request(self) -> bool:
         recorder = _RecordingReader(self.rfile)
-        self.rfile = recorder  # type: ignore[assignment]
+        self.rfile = recorder  # type: ignore[assignment]  # a reader that keeps what it reads, for the framing checks
         try:
             if not super().parse_request():
                 return False

@@ -65,7 +65,7 @@ def fifo_redelivery_order() -> Iterator[None]:
     with _lock:
         if _users == 0:
             _original = Queue.__dict__["pending_message_groups"]
-            Queue.pending_message_groups = property(_in_flight_groups)  # type: ignore[method-assign]
+            Queue.pending_message_groups = property(_in_flight_groups)  # type: ignore[method-assign]  # moto patched while in use
         _users += 1
     try:
         yield
@@ -73,7 +73,7 @@ def fifo_redelivery_order() -> Iterator[None]:
         with _lock:
             _users -= 1
             if _users == 0:
-                Queue.pending_message_groups = _original  # type: ignore[method-assign]
+                Queue.pending_message_groups = _original  # type: ignore[method-assign]  # restored by the last user
                 _original = None
 
 
@@ -152,15 +152,15 @@ def _install_item_level_backups() -> Callable[[], None]:
         finally:
             live.active = False
 
-    Table.__deepcopy__ = table_deepcopy  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    Table.__deepcopy__ = table_deepcopy  # type: ignore[attr-defined]  # moto's Table, patched until uninstall()
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]  # as above
 
     def uninstall() -> None:
-        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]  # restored
         if original_deepcopy is None:
             del Table.__deepcopy__
         else:
-            Table.__deepcopy__ = original_deepcopy  # type: ignore[attr-defined]
+            Table.__deepcopy__ = original_deepcopy  # type: ignore[attr-defined]  # restored
 
     return uninstall
 
@@ -184,7 +184,7 @@ def _install_atomic_requests() -> Callable[[], None]:
             with lock:
                 return method(self, *args, **kwargs)
 
-        call.__moto_patches_original__ = method  # type: ignore[attr-defined]
+        call.__moto_patches_original__ = method  # type: ignore[attr-defined]  # the unpatched method, kept on the wrapper
         return call
 
     for name in originals:

@@ -65,7 +65,7 @@ def dev_clients(principals: Mapping[str, str] = DEV_CLIENT_PRINCIPALS) -> tuple[
     for client_id, principal in principals.items():
         kind, _, ident = principal.partition(":")
         if kind in SCOPES_BY_KIND:
-            clients.append(DevClient(client_id, kind, ident))  # type: ignore[arg-type]
+            clients.append(DevClient(client_id, kind, ident))  # type: ignore[arg-type]  # kind is a key of SCOPES_BY_KIND
     return tuple(clients)
 
 

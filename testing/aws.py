@@ -133,8 +133,8 @@ def serialised_moto_requests() -> Iterator[None]:
         with lock:
             return original(self, request)
 
-    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]  # patched while the context lasts
     try:
         yield
     finally:
-        BotocoreStubber.process_request = original  # type: ignore[method-assign]
+        BotocoreStubber.process_request = original  # type: ignore[method-assign]  # and restored

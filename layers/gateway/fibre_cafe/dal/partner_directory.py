@@ -104,7 +104,7 @@ class PartnerDirectory:
         self._ttl = ttl_seconds
         self._lock = threading.Lock()
         self._loaded_at = float("-inf")
-        self._entries: dict[str, PartnerEndpoint] = {}
+        self._entries: dict[str, PartnerEndpoint | MisconfiguredPartner] = {}
 
     def _refresh(self) -> None:
         raw = json.loads(self._loader() or "{}")
@@ -115,7 +115,7 @@ class PartnerDirectory:
                                                    settings=dict(cfg))
             else:
                 entries[partner] = MisconfiguredPartner(f"configuration of {partner} is malformed")
-        self._entries = entries  # type: ignore[assignment]
+        self._entries = entries
         self._loaded_at = time.monotonic()
 
     def endpoint(self, partner: str) -> PartnerEndpoint:
