@@ -106,3 +106,21 @@ def test_per_partner_settings_are_typed_and_readable_without_the_credentials(reg
     with_credentials = RegistryDirectory("supplier", dynamodb, table, secrets_manager_reader(lambda: secrets, 60))
     with pytest.raises(MisconfiguredPartner):  # the dispatcher does need the (missing) secret
         with_credentials.endpoint("SLOWCO")
+
+
+def test_a_secret_is_read_once_per_ttl_and_its_client_built_on_the_first_read(registry):
+    _, secrets, _, _ = registry
+    secrets.create_secret(Name="fibre-cafe/partners/R", SecretString=json.dumps({"token": "t1"}))
+    built, clock = [], Clock()
+    read = secrets_manager_reader(lambda: built.append(1) or secrets, 60, clock=clock)
+    assert built == []  # nothing read yet: no client
+    assert read("fibre-cafe/partners/R") == {"token": "t1"}
+    secrets.put_secret_value(SecretId="fibre-cafe/partners/R", SecretString=json.dumps({"token": "t2"}))
+    clock.now = 59
+    assert read("fibre-cafe/partners/R") == {"token": "t1"}  # cached
+    clock.now = 60
+    assert read("fibre-cafe/partners/R") == {"token": "t2"}  # read again after the TTL
+    assert built == [1]
+    secrets.create_secret(Name="fibre-cafe/partners/LIST", SecretString="[1]")
+    with pytest.raises(ValueError, match="not a JSON object"):
+        read("fibre-cafe/partners/LIST")

@@ -122,21 +122,28 @@ def _fields(exc: Any) -> str:
     return ", ".join(sorted({".".join(str(part) for part in error["loc"]) or "(item)" for error in exc.errors()}))
 
 
-def secrets_manager_reader(client_factory: Callable[[], Any], ttl_seconds: float | None = None) -> Callable[[str], dict[str, Any]]:
-    """A secret's JSON by name, cached for the TTL by Powertools' parameters utility (rotation needs no deploy).
+def secrets_manager_reader(client_factory: Callable[[], Any], ttl_seconds: float | None = None,
+                           clock: Callable[[], float] = time.monotonic) -> Callable[[str], dict[str, Any]]:
+    """A secret's JSON by name, each secret cached for the TTL (rotation needs no deploy).
 
     The Secrets Manager client is built on the first read: a container whose partners need no credentials
-    never builds it.
+    never builds it. (Powertools' parameters utility did this before; importing it imports boto3, which the first
+    request of a partner-calling function then paid for.)
     """
-    providers: list[Any] = []
-    max_age = int(DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds)
+    max_age = DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds
+    clients: list[Any] = []
+    cached: dict[str, tuple[float, Any]] = {}  # name -> (read at, SecretString or SecretBinary)
+    lock = threading.Lock()
 
     def read(name: str) -> dict[str, Any]:
-        if not providers:
-            from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-            providers.append(SecretsProvider(boto3_client=client_factory()))
-        value = providers[0].get(name, max_age=max_age)
+        with lock:
+            hit = cached.get(name)
+            if hit is None or clock() - hit[0] >= max_age:
+                if not clients:
+                    clients.append(client_factory())
+                answer = clients[0].get_secret_value(SecretId=name)
+                hit = cached[name] = (clock(), answer["SecretString"] if "SecretString" in answer else answer.get("SecretBinary"))
+        value = hit[1]
         parsed = json.loads(value) if isinstance(value, (str, bytes)) else value
         if not isinstance(parsed, dict):
             raise ValueError("the secret is not a JSON object")
