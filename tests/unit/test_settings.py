@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,7 +84,7 @@ def test_an_empty_variable_is_unset(aws):
 
 
 def test_a_handler_with_a_bad_environment_fails_with_the_settings_line_not_a_key_error(aws, monkeypatch):
-    """In Lambda the settings come from os.environ, on the container's first invocation."""
+    """Where nothing built them at import, the settings come from os.environ on the first invocation."""
     handler = import_handler("ForwardingSweeperFunction")
     monkeypatch.delenv("SUPPLIER_REQUESTS_QUEUE_URL", raising=False)
     for key, value in function_environment("ForwardingSweeperFunction", aws).items():
@@ -118,3 +121,45 @@ def test_the_sam_local_environment_of_every_function_is_valid_settings(logical_i
     """events/env.json (``sam local invoke --env-vars``) gives each function settings its model accepts."""
     env = json.loads((ROOT / "events" / "env.json").read_text())[logical_id]
     import_handler(logical_id).Settings.from_environ({key: str(value) for key, value in env.items()})
+
+
+LAMBDA_INIT = """\
+import json, os, sys
+from testing.functions import import_handler
+results, base = {}, dict(os.environ)
+for logical_id, env in json.loads(sys.argv[1]).items():
+    os.environ.clear()
+    os.environ.update({**base, **env})
+    try:
+        module = import_handler(logical_id)  # the init phase
+    except Exception as exc:
+        results[logical_id] = f"{type(exc).__name__}: {exc}"
+        continue
+    results[logical_id] = "built" if module.deps.built else "not built"
+print(json.dumps(results))
+"""
+
+
+def lambda_init(environments: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Import each handler in a fresh process as Lambda's init phase does (AWS_LAMBDA_INITIALIZATION_TYPE set)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
+    env.update(AWS_LAMBDA_INITIALIZATION_TYPE="on-demand", AWS_REGION="eu-west-2", AWS_DEFAULT_REGION="eu-west-2",
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_ENDPOINT_URL="http://127.0.0.1:9",
+               PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", LAMBDA_INIT, json.dumps(environments)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_in_lambda_every_function_builds_its_dependencies_in_the_init_phase(aws):
+    """Clients are made at import where Lambda runs the code (init's CPU, not the first request's bill)."""
+    assert lambda_init({logical_id: function_env(logical_id, aws) for logical_id in FUNCTIONS}) == dict.fromkeys(FUNCTIONS, "built")
+
+
+def test_in_lambda_a_bad_variable_fails_the_init_with_its_one_line(aws):
+    env = function_env("TenantApiFunction", aws)
+    del env["ORDERS_TABLE_NAME"]
+    assert lambda_init({"TenantApiFunction": env}) == {"TenantApiFunction": (
+        "SettingsError: Settings: ORDERS_TABLE_NAME is missing "
+        "(expected a DynamoDB table name: 3-255 characters of A-Z a-z 0-9 _ . -)")}

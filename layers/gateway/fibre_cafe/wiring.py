@@ -4,9 +4,15 @@ A handler declares its wiring at import and builds nothing there::
 
     deps = Wiring(TenantApiSettings, Dependencies)   # Dependencies(settings) builds clients and collaborators
 
-and its ``lambda_handler`` starts with ``deps()``. The first call (the container's cold start) validates the
-settings from ``os.environ`` (one SettingsError line for a missing or bad variable) and builds the dependencies;
-every later call returns the same object. ``deps.<name>`` reads an attribute of the built dependencies, building
+and its ``lambda_handler`` starts with ``deps()``. The first call validates the settings from ``os.environ`` (one
+SettingsError line for a missing or bad variable) and builds the dependencies; every later call returns the same
+object.
+
+In a Lambda execution environment (AWS and ``sam local`` set ``AWS_LAMBDA_INITIALIZATION_TYPE``) the build happens
+at import, in Lambda's init phase: a bad variable fails the init with its one line (the function never takes a
+request), and the clients are made with init's CPU rather than billed to the first request. Everywhere else
+(tests, tools importing a handler for its routes, the local stack's workers, which call ``build()`` when they
+start) importing builds nothing. ``deps.<name>`` reads an attribute of the built dependencies, building
 them first if need be (``deps.cancellations``).
 
 Public seams, for whatever runs a handler outside Lambda (tests, the local stack, the benchmarks), instead of
@@ -21,6 +27,7 @@ patching module globals:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
@@ -38,6 +45,8 @@ class Wiring(Generic[S, D]):
         self._lock = threading.RLock()
         self._settings: S | None = None
         self._built: D | None = None
+        if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"):
+            self.build()
 
     @property
     def settings(self) -> S:
@@ -58,6 +67,11 @@ class Wiring(Generic[S, D]):
             return self._built
 
     build = __call__
+
+    @property
+    def built(self) -> bool:
+        """Whether the dependencies are built (a warm container)."""
+        return self._built is not None
 
     def __getattr__(self, name: str) -> Any:
         # Only for names Wiring itself does not have: an attribute of the built dependencies.
