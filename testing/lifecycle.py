@@ -104,6 +104,7 @@ class Lifecycle:
 
     redrive = property(lambda self: self._module("RedriveFunction"))
     sweeper = property(lambda self: self._module("ForwardingSweeperFunction"))
+    outbox_sweeper = property(lambda self: self._module("TenantKciOutboxSweeperFunction"))
 
     def queue(self, logical_id: str) -> str:
         return self.aws.queue_urls[logical_id]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from pydantic import Field
 
+from fibre_cafe.clock import Clock, utc_now
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.cancellations_table import CancellationsTable
 from fibre_cafe.dal.gateway_store import GatewayStore
@@ -33,6 +34,7 @@ class Dependencies:
         self.table = CancellationsTable(dynamodb, settings.cancellations_table_name)
         self.store = GatewayStore(dynamodb, self.table, OrdersTable(dynamodb, settings.orders_table_name))
         self.queue = SupplierRequestsQueue(sqs_client(), settings.supplier_requests_queue_url)
+        self.clock: Clock = utc_now  # what "stuck for the quiet period" is measured against (tests move it)
 
 
 deps = Wiring(Settings, Dependencies)
@@ -41,6 +43,6 @@ deps = Wiring(Settings, Dependencies)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = deps()
-    report = asdict(sweep(built.table, built.queue, store=built.store))
+    report = asdict(sweep(built.table, built.queue, store=built.store, clock=built.clock))
     logger.info("Forwarding sweep done", extra=report)
     return report

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from pydantic import Field
 
+from fibre_cafe.clock import Clock, utc_now
 from fibre_cafe.dal.aws_clients import dynamodb_client, sqs_client
 from fibre_cafe.dal.tenant_kci_outbox import TenantKciOutbox
 from fibre_cafe.dal.tenant_updates_queue import TenantUpdatesQueue
-from fibre_cafe.logic.outbox_sweeper import OutboxSweepReport, sweep_outbox
+from fibre_cafe.logic.outbox_sweeper import sweep_outbox
 from fibre_cafe.settings import FunctionSettings, QueueUrl, TableName
 from fibre_cafe.wiring import Wiring
 
@@ -34,19 +35,15 @@ class Dependencies:
         self.outbox = TenantKciOutbox(dynamodb_client(), settings.orders_table_name)
         self.queue = TenantUpdatesQueue(sqs_client(), settings.tenant_updates_queue_url)
         self.after = timedelta(seconds=settings.outbox_sweep_after_seconds)
+        self.clock: Clock = utc_now  # what "still pending after" is measured against (tests move it)
 
 
 deps = Wiring(Settings, Dependencies)
 
 
-def sweep(outbox: TenantKciOutbox, queue: TenantUpdatesQueue, after: timedelta) -> OutboxSweepReport:
-    """Indirection for tests (they move the clock)."""
-    return sweep_outbox(outbox, queue, after)
-
-
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = deps()
-    report = asdict(sweep(built.outbox, built.queue, built.after))
+    report = asdict(sweep_outbox(built.outbox, built.queue, built.after, clock=built.clock))
     logger.info("Outbox sweep done", extra={"relayed": len(report["relayed"]), "failed": len(report["failed"])})
     return report

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import timedelta
 
@@ -207,7 +206,7 @@ def test_kci_dead_letters_go_back_and_are_applied(lifecycle):
 def sweep_at(lifecycle, monkeypatch, minutes_from_now: float) -> dict:
     """Run the ForwardingSweeperFunction as if it were ``minutes_from_now`` later."""
     later = utc_now() + timedelta(minutes=minutes_from_now)
-    monkeypatch.setattr(lifecycle.sweeper, "sweep", functools.partial(forwarding_sweeper.sweep, clock=lambda: later))
+    monkeypatch.setattr(lifecycle.sweeper.deps(), "clock", lambda: later)
     return lifecycle.sweeper.lambda_handler({}, lambda_context())
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fibre_cafe.clock import utc_now
-from fibre_cafe.logic.outbox_sweeper import sweep_outbox
 from testing.events import make_kci
 from testing.lambda_context import lambda_context
 
@@ -15,9 +14,9 @@ ORDER_ID = 321
 
 
 def sweep(world, monkeypatch, minutes_from_now: float) -> dict:
-    module = world._module("TenantKciOutboxSweeperFunction")
+    module = world.outbox_sweeper
     later = utc_now() + timedelta(minutes=minutes_from_now)
-    monkeypatch.setattr(module, "sweep", lambda outbox, queue, after: sweep_outbox(outbox, queue, after, clock=lambda: later))
+    monkeypatch.setattr(module.deps(), "clock", lambda: later)
     return module.lambda_handler({}, lambda_context())
 
 

@@ -19,7 +19,6 @@ tenant can also read with GET /service-order-cancellations/{id}; what the tenant
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from datetime import timedelta
@@ -289,7 +288,7 @@ def test_an_unreachable_supplier_is_reported_as_an_error_once(world, supplier_st
 
 def sweep_at(world, monkeypatch, minutes_from_now: float) -> dict:
     later = utc_now() + timedelta(minutes=minutes_from_now)
-    monkeypatch.setattr(world.sweeper, "sweep", functools.partial(forwarding_sweeper.sweep, clock=lambda: later))
+    monkeypatch.setattr(world.sweeper.deps(), "clock", lambda: later)
     return world.sweeper.lambda_handler({}, lambda_context())
 
 
