@@ -1,7 +1,8 @@
 """Cold start: a fresh Python process's init of each function, next to the floor, interleaved.
 
 Each run is a new process (``python -c``) that sets the function's template environment, puts the
-layer and the function's code directory on ``sys.path`` as Lambda does, imports the handler module,
+built layer and the function's built code directory (``sam build``'s output: ``.aws-sam/build/GatewayLayer/python``
+and ``.aws-sam/build/<LogicalId>``) on ``sys.path`` as Lambda does, imports the handler module,
 fetches the handler and builds the function's clients and collaborators (at import, or through the handler's
 lazy ``deps`` factory's public ``build()``, as its first request would: laziness is no saving here). Timed three ways: with
 ``perf_counter`` inside the process (imports + construction) and as wall time from outside
@@ -10,15 +11,22 @@ busy machine). The floor is ``import boto3; boto3.client('dynamodb');
 boto3.client('sqs')`` in the same environment. Runs are interleaved (floor and functions in a shuffled
 order each round), so load on the machine hits both alike; medians are compared.
 
-Bytecode: the project's code is imported from source, as in Lambda (``sam build`` ships no .pyc for the
-function and layer code and /var/task, /opt are read-only); the dependencies have pip's .pyc.
-``PYTHONDONTWRITEBYTECODE=1`` keeps it that way between runs.
+Bytecode: what Lambda runs. Every process (floor included) is the Lambda runtime's Python 3.12 (``.venv312``),
+whatever Python runs this script, because the built layer holds cpython-312 ``.pyc`` (layers/gateway/Makefile
+compiles the layer: fibre_cafe and the dependencies, unchecked-hash), which a 3.11 would ignore. The functions'
+own handler module is built by SAM's python builder, without a .pyc, and is compiled at each start, as in Lambda.
+boto3 and botocore come from ``.venv312``'s site-packages with pip's .pyc (in Lambda: the runtime's, compiled).
+``PYTHONDONTWRITEBYTECODE=1`` keeps the trees unchanged between runs (/opt and /var/task are read-only in Lambda).
+The build is ``make build``'s (``.aws-sam/build``): made again first when it is missing or older than any file of
+template.yaml, layers/ or functions/ (a ``--baseline`` checkout's too, with this tree's SAM CLI).
 
 Targets (issue 14): TenantApiFunction at most 1.3x the floor, every other function at most 1.4x, on both the
 inside (``perf_counter``) and the wall ratio.
 
 ``--baseline DIR`` also times every function from another checkout of the repository (``git archive <commit> |
-tar -x -C DIR``), interleaved with this tree's runs, so a change is judged before/after in the same rounds.
+tar -x -C DIR``), built there as it builds (before layers/gateway/Makefile: no .pyc), interleaved with this tree's
+runs, so a change is judged before/after in the same rounds. ``--variant LogicalId@label=DIR`` times a function with
+another built layer's ``python`` directory.
 
     python -m bench.cold_start [--runs 15] [--only TenantApiFunction]
     python -m bench.cold_start --runs 11 --baseline /tmp/before     # before/after side by side
@@ -29,14 +37,18 @@ tar -x -C DIR``), interleaved with this tree's runs, so a change is judged befor
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import ROOT, function_env, function_ids, handler_paths, median, ratio, report, table, verdict
+from bench.common import ROOT, function_env, function_ids, median, ratio, report, table, verdict
+from local_stack.template import function_spec, load_template
 
 FLOOR = "floor"
 TARGET = 1.4  # every function, x floor
@@ -44,6 +56,10 @@ TARGETS = {"TenantApiFunction": 1.3}  # stricter: tenants call rarely, so many o
 TARGET_FUNCTION = "TenantApiFunction"
 MARK = "BENCH-COLD "
 NEUTRAL_CWD = tempfile.gettempdir()  # not the repo: "" on sys.path must not make its packages importable
+# The runtime's Python: the built layer's .pyc are cpython-312 (`make venv312` creates it).
+PYTHON = str(ROOT / ".venv312" / "bin" / "python")
+BUILD_DIR = Path(".aws-sam") / "build"  # make build's, under a checkout's root
+BUILD_SOURCES = ("template.yaml", "layers", "functions")  # what a build is made of: newer than it, it is rebuilt
 
 FLOOR_SCRIPT = """\
 import time
@@ -91,6 +107,42 @@ VARIANTS: dict[str, str] = {}
 BASELINES: dict[str, Path] = {}
 
 
+def build_is_stale(root: Path) -> bool:
+    built = root / BUILD_DIR / "template.yaml"
+    if not built.exists():
+        return True
+    newest = 0.0
+    for source in BUILD_SOURCES:
+        path = root / source
+        files = [path] if path.is_file() else [item for item in path.rglob("*") if item.is_file() and "__pycache__" not in item.parts]
+        newest = max([newest, *(item.stat().st_mtime for item in files)])
+    return newest > built.stat().st_mtime
+
+
+def ensure_built(root: Path = ROOT, progress: Callable[[str], None] | None = None) -> None:
+    """``make build`` in ``root`` when its build is missing or stale; another checkout uses this tree's SAM CLI."""
+    if not build_is_stale(root):
+        return
+    command = ["make", "--no-print-directory", "-C", str(root), "build"]
+    if root != ROOT:
+        sam_venv = ROOT / ".tools" / "sam"  # its stamp is taken as up to date: that checkout's lock must not reinstall it
+        command += [f"SAM_VENV={sam_venv}", "-o", f"{sam_venv}/.installed-from-lock"]
+    if progress:
+        progress(f"cold start: {' '.join(command)} (build missing or older than its sources)")
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"make build in {root} failed (exit {done.returncode}):\n{done.stdout[-3000:]}")
+
+
+@functools.cache
+def built_paths(logical_id: str, root: Path = ROOT) -> tuple[list[str], str, str]:
+    """(sys.path entries as Lambda has them: the built layers' python dirs then the built code dir, module, attribute)."""
+    build = root / BUILD_DIR
+    spec = function_spec(logical_id, load_template(build / "template.yaml"))  # ContentUri/CodeUri: relative to build
+    layers = [build / layer.relative_to(ROOT) / "python" for layer in spec.layer_dirs]
+    return [str(path) for path in (*layers, build / spec.code_dir.relative_to(ROOT))], spec.module, spec.attribute
+
+
 def target_of(logical_id: str) -> float:
     return TARGETS.get(logical_id.partition("@")[0], TARGET)
 
@@ -101,11 +153,9 @@ def script(logical_id: str) -> str:
     if logical_id in REFERENCES:
         return FLOOR_SCRIPT.format(mark=MARK, extra=REFERENCES[logical_id])
     base, _, _label = logical_id.partition("@")
-    paths, module, attribute = handler_paths(base)
+    paths, module, attribute = built_paths(base, BASELINES.get(logical_id, ROOT))
     if logical_id in VARIANTS:
         paths = [VARIANTS[logical_id], *paths[1:]]
-    if logical_id in BASELINES:
-        paths = [str(BASELINES[logical_id] / Path(path).relative_to(ROOT)) for path in paths]
     return HANDLER_SCRIPT.format(paths=paths, module=module, attribute=attribute, mark=MARK)
 
 
@@ -116,10 +166,11 @@ def environment(logical_id: str) -> dict[str, str]:
     return env
 
 
-def run_once(logical_id: str, python: str = sys.executable) -> tuple[float, float, float]:
+def run_once(logical_id: str, python: str = PYTHON) -> tuple[float, float, float]:
     """(seconds inside the process, wall seconds, CPU seconds inside) for one fresh-process init."""
+    code, env = script(logical_id), environment(logical_id)  # before the clock: reading the template is not the init's
     started = time.perf_counter()
-    done = subprocess.run([python, "-c", script(logical_id)], env=environment(logical_id), cwd=NEUTRAL_CWD,
+    done = subprocess.run([python, "-c", code], env=env, cwd=NEUTRAL_CWD,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
     wall = time.perf_counter() - started
     marks = [line for line in done.stderr.splitlines() if line.startswith(MARK)]
@@ -201,9 +252,9 @@ def render(result: dict) -> str:
 def explain(logical_id: str, top: int = 25) -> str:
     """Where one init's time goes: -X importtime (cumulative, by top-level package) and cProfile of the import."""
     env = environment(logical_id)
-    paths, module, _attribute = handler_paths(logical_id)
+    paths, module, _attribute = built_paths(logical_id)
     code = f"import sys; sys.path[:0] = {paths!r}; import {module}"
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, cwd=NEUTRAL_CWD,
+    done = subprocess.run([PYTHON, "-X", "importtime", "-c", code], env=env, cwd=NEUTRAL_CWD,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
     by_package: dict[str, int] = {}
     own: list[tuple[int, str]] = []
@@ -221,7 +272,7 @@ def explain(logical_id: str, top: int = 25) -> str:
     for micros, name in sorted(own, reverse=True)[:top]:
         lines.append(f"  {micros / 1000:8.1f}  {name}")
     profile = subprocess.run(
-        [sys.executable, "-c",
+        [PYTHON, "-c",
          "import cProfile, pstats, io, sys\n"
          f"sys.path[:0] = {paths!r}\n"
          f"p = cProfile.Profile(); p.enable(); import {module}; p.disable()\n"
@@ -232,6 +283,10 @@ def explain(logical_id: str, top: int = 25) -> str:
     return "\n".join(lines)
 
 
+def progress(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
@@ -239,23 +294,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explain", metavar="LOGICAL_ID", help="print where one function's init time goes, then exit")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--variant", action="append", default=[], metavar="LogicalId@label=LAYER_DIR",
-                        help="also time LogicalId with another layer directory (e.g. one exported from an earlier commit)")
+                        help="also time LogicalId with another built layer's python directory (e.g. another build's "
+                             ".aws-sam/build/GatewayLayer/python)")
     parser.add_argument("--baseline", type=Path, metavar="DIR",
                         help="also time every measured function from this checkout (e.g. git archive of an earlier commit), "
                              "as LogicalId@baseline")
     parser.add_argument("--references", action="store_true",
                         help="also time the floor plus the third-party pieces the functions cannot do without (no project code)")
     args = parser.parse_args(argv)
+    if not os.access(PYTHON, os.X_OK):
+        parser.error(f"{PYTHON} is missing: the layer's bytecode is Python 3.12's (make venv312 creates it)")
+    ensure_built(ROOT, progress)
     for variant in args.variant:
         name, _, layer_dir = variant.partition("=")
         VARIANTS[name] = str(Path(layer_dir).resolve())
     if args.baseline:
+        ensure_built(args.baseline.resolve(), progress)
         for logical_id in args.only or function_ids():
             BASELINES[f"{logical_id}@baseline"] = args.baseline.resolve()
     if args.explain:
         print(explain(args.explain))
         return 0
-    result = measure(args.runs, args.only, progress=lambda text: print(text, file=sys.stderr), references=args.references)
+    result = measure(args.runs, args.only, progress=progress, references=args.references)
     return report(result, render, args.json)
 
 
