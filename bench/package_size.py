@@ -3,10 +3,12 @@
 The layer is what ``sam build`` puts in it: ``layers/gateway`` (the fibre_cafe package) plus the pinned
 runtime closure of ``layers/gateway/requirements.txt``, installed with pip for the Lambda runtime
 (manylinux x86_64 wheels for Python 3.12) into a temporary directory under ``python/``. boto3 is not in it
-(the runtime provides it). __pycache__ and *.pyc are left out, as sam build ships none.
+(the runtime provides it). __pycache__ and *.pyc are left out here: the source as it is.
 
 If ``.aws-sam/build`` exists (``make build``, which ``make test`` also runs, is ``sam build`` without Docker),
-what it holds for each function and layer is measured too, as "sam build".
+what it holds for each function and layer is measured too, as "sam build", bytecode included: the layer ships
+Python 3.12 .pyc (layers/gateway/Makefile compiles it): 6.9 MiB zipped instead of 4.3 (18.7 MiB unzipped instead of
+12.9), far under Lambda's 250 MB.
 
     python -m bench.package_size
 """
@@ -26,11 +28,11 @@ from local_stack.template import function_spec, load_template, resources_of_type
 LAMBDA_PIP = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12", "--only-binary=:all:"]
 
 
-def _files(root: Path, prefix: str = ""):
+def _files(root: Path, prefix: str = "", bytecode: bool = False):
     for directory, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        dirs[:] = [d for d in dirs if bytecode or d != "__pycache__"]
         for name in files:
-            if name.endswith(".pyc"):
+            if name.endswith(".pyc") and not bytecode:
                 continue
             path = Path(directory) / name
             yield path, prefix + str(path.relative_to(root))
@@ -88,7 +90,8 @@ def measure() -> dict:
         result["sam_build"] = {"dir": str(sam_build.relative_to(ROOT)), "packages": {}}
         with tempfile.TemporaryDirectory() as scratch_name:
             for built in sorted(path for path in sam_build.iterdir() if path.is_dir()):
-                result["sam_build"]["packages"][built.name] = sizes(list(_files(built)), Path(scratch_name), built.name)
+                result["sam_build"]["packages"][built.name] = sizes(list(_files(built, bytecode=True)), Path(scratch_name),
+                                                                    built.name)
     return result
 
 
