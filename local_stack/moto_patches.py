@@ -184,7 +184,6 @@ def _install_atomic_requests() -> Callable[[], None]:
             with lock:
                 return method(self, *args, **kwargs)
 
-        call.__moto_patches_original__ = method  # type: ignore[attr-defined]  # the unpatched method, kept on the wrapper
         return call
 
     for name in originals:
