@@ -130,20 +130,19 @@ def secrets_manager_reader(client_factory: Callable[[], Any], ttl_seconds: float
     never builds it. (Powertools' parameters utility did this before; importing it imports boto3, which the first
     request of a partner-calling function then paid for.)
     """
-    max_age = DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds
+    cache: _TtlCache[Any] = _TtlCache(DEFAULT_TTL_SECONDS if ttl_seconds is None else ttl_seconds, clock)
     clients: list[Any] = []
-    cached: dict[str, tuple[float, Any]] = {}  # name -> (read at, SecretString or SecretBinary)
-    lock = threading.Lock()
+    client_lock = threading.Lock()
+
+    def fetch(name: str) -> Any:
+        with client_lock:
+            if not clients:
+                clients.append(client_factory())
+        answer = clients[0].get_secret_value(SecretId=name)
+        return answer["SecretString"] if "SecretString" in answer else answer.get("SecretBinary")
 
     def read(name: str) -> dict[str, Any]:
-        with lock:
-            hit = cached.get(name)
-            if hit is None or clock() - hit[0] >= max_age:
-                if not clients:
-                    clients.append(client_factory())
-                answer = clients[0].get_secret_value(SecretId=name)
-                hit = cached[name] = (clock(), answer["SecretString"] if "SecretString" in answer else answer.get("SecretBinary"))
-        value = hit[1]
+        value = cache.get(name, lambda: fetch(name))
         parsed = json.loads(value) if isinstance(value, (str, bytes)) else value
         if not isinstance(parsed, dict):
             raise ValueError("the secret is not a JSON object")
